@@ -1,0 +1,312 @@
+/**
+ * The compact binary protocol (docs/PROTOCOL.md). Frame payloads start with a type byte:
+ *   request 0x01–0x3A (the op code), result 0x40|code, error 0x3F, event 0x80|code.
+ * Then the request id (varint; not for events) and the body: fields in table order, with LEB128 varints for
+ * integers and lengths, presence bytes for optional and nullable values, and no field names.
+ */
+import { DecodeFailure, failure, type Codec, type Decoded, type PendingInfo } from './codec.js';
+import {
+  ERROR_CODES,
+  EVENTS,
+  EVENT_BY_CODE,
+  OPS,
+  OP_BY_CODE,
+  PACKED,
+  type Args,
+  type Event,
+  type OpName,
+  type Request,
+  type Result,
+  type ServerMessage,
+  type WireError,
+} from './ops.js';
+import type { Schema } from './schema.js';
+
+export const TYPE_RESULT = 0x40;
+export const TYPE_ERROR = 0x3f;
+export const TYPE_EVENT = 0x80;
+
+/** Appends to one growing scratch buffer, so encoding a frame is one pass and one copy. */
+class Writer {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  pos = 4; // room for the frame length
+
+  reset(): void {
+    this.pos = 4;
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.pos++] = b;
+  }
+
+  varint(n: number): void {
+    this.room(8);
+    this.putVarint(n);
+  }
+
+  private putVarint(n: number): void {
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.buf[this.pos++] = n;
+  }
+
+  str(s: string): void {
+    // Worst case 3 bytes per UTF-16 unit; write first, then the length, to avoid measuring twice.
+    const max = s.length * 3;
+    const lenBytes = max < 0x80 ? 1 : max < 0x4000 ? 2 : max < 0x200000 ? 3 : 4;
+    this.room(lenBytes + max);
+    const start = this.pos + lenBytes;
+    const n = this.buf.write(s, start, 'utf8');
+    const actual = n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
+    if (actual !== lenBytes) this.buf.copyWithin(this.pos + actual, start, start + n);
+    this.putVarint(n); // room was reserved above; growing here would drop the bytes just written
+    this.pos += n;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.varint(b.length);
+    this.room(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** Copies the frame out, with its length prefix. */
+  finish(): Buffer {
+    this.buf.writeUInt32BE(this.pos - 4, 0);
+    return Buffer.from(this.buf.subarray(0, this.pos));
+  }
+}
+
+class Reader {
+  pos = 0;
+  constructor(private readonly buf: Buffer) {}
+
+  private need(n: number): void {
+    if (this.pos + n > this.buf.length) throw new DecodeFailure('BAD_REQUEST', 'truncated frame');
+  }
+
+  byte(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+
+  varint(): number {
+    let n = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      const b = this.byte();
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) {
+        if (n > Number.MAX_SAFE_INTEGER) break;
+        return n;
+      }
+      scale *= 0x80;
+    }
+    throw new DecodeFailure('BAD_REQUEST', 'integer out of range');
+  }
+
+  count(): number {
+    const n = this.varint();
+    if (n > this.buf.length - this.pos) throw new DecodeFailure('BAD_REQUEST', 'truncated frame');
+    return n;
+  }
+
+  length(): number {
+    const n = this.varint();
+    this.need(n);
+    return n;
+  }
+
+  str(): string {
+    const n = this.length();
+    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  bytes(): Buffer {
+    const n = this.length();
+    const b = Buffer.from(this.buf.subarray(this.pos, this.pos + n)); // a copy: the frame buffer is reused
+    this.pos += n;
+    return b;
+  }
+
+  end(): void {
+    if (this.pos !== this.buf.length) throw new DecodeFailure('BAD_REQUEST', 'unexpected bytes after the message');
+  }
+}
+
+function write(w: Writer, s: Schema, v: unknown): void {
+  switch (s.kind) {
+    case 'uint':
+      return w.varint(v as number);
+    case 'str':
+      return w.str(v as string);
+    case 'bytes':
+      return w.bytes(v as Uint8Array);
+    case 'bool':
+      return w.byte(v ? 1 : 0);
+    case 'opt':
+    case 'nullable':
+      if (v === undefined || v === null) return w.byte(0);
+      w.byte(1);
+      return write(w, s.of, v);
+    case 'arr': {
+      const a = v as unknown[];
+      w.varint(a.length);
+      for (const x of a) write(w, s.of, x);
+      return;
+    }
+    case 'obj': {
+      const o = v as Record<string, unknown>;
+      for (const k in s.fields) write(w, s.fields[k]!, o[k]);
+      return;
+    }
+  }
+}
+
+function read(r: Reader, s: Schema): unknown {
+  switch (s.kind) {
+    case 'uint':
+      return r.varint();
+    case 'str':
+      return r.str();
+    case 'bytes':
+      return r.bytes();
+    case 'bool': {
+      const b = r.byte();
+      if (b > 1) throw new DecodeFailure('BAD_REQUEST', 'a boolean must be 0 or 1');
+      return b === 1;
+    }
+    case 'opt':
+    case 'nullable': {
+      const p = r.byte();
+      if (p > 1) throw new DecodeFailure('BAD_REQUEST', 'a presence byte must be 0 or 1');
+      return p === 1 ? read(r, s.of) : s.kind === 'opt' ? undefined : null;
+    }
+    case 'arr': {
+      // Every element type in the table takes at least one byte, so a count can't exceed what is left.
+      const n = r.count();
+      const out: unknown[] = [];
+      for (let i = 0; i < n; i++) out.push(read(r, s.of));
+      return out;
+    }
+    case 'obj': {
+      const out: Record<string, unknown> = {};
+      for (const k in s.fields) {
+        const x = read(r, s.fields[k]!);
+        if (x !== undefined) out[k] = x;
+      }
+      return out;
+    }
+  }
+}
+
+const w = new Writer();
+
+function encodeResultBody<O extends OpName>(op: O, result: Result<O>, args: Args<O>): void {
+  if (op === 'send') {
+    const p = PACKED.send;
+    write(w, p.schema, p.pack(result as Result<'send'>, args as Args<'send'>));
+  } else write(w, OPS[op].result, result);
+}
+
+function decodeResultBody(r: Reader, op: OpName, pending: PendingInfo): unknown {
+  if (op === 'send') {
+    const p = PACKED.send;
+    return p.unpack(read(r, p.schema) as Parameters<typeof p.unpack>[0], pending.args as Args<'send'>, pending.self);
+  }
+  return read(r, OPS[op].result);
+}
+
+export const binaryCodec: Codec = {
+  protocol: 'binary',
+
+  encodeRequest(req) {
+    w.reset();
+    w.byte(OPS[req.op].code);
+    w.varint(req.id);
+    write(w, OPS[req.op].args, req.args);
+    return w.finish();
+  },
+
+  encodeResult(id, op, result, args) {
+    w.reset();
+    w.byte(TYPE_RESULT | OPS[op].code);
+    w.varint(id);
+    encodeResultBody(op, result, args);
+    return w.finish();
+  },
+
+  encodeError(id, error: WireError) {
+    w.reset();
+    w.byte(TYPE_ERROR);
+    w.varint(id);
+    w.varint(ERROR_CODES.indexOf(error.code) + 1);
+    w.str(error.message);
+    return w.finish();
+  },
+
+  encodeEvent(ev: Event) {
+    w.reset();
+    w.byte(TYPE_EVENT | EVENTS[ev.event].code);
+    write(w, EVENTS[ev.event].data, ev.data);
+    return w.finish();
+  },
+
+  decodeRequest(payload): Decoded<Request> {
+    let id = 0;
+    try {
+      const r = new Reader(payload);
+      const type = r.byte();
+      id = r.varint();
+      const op = OP_BY_CODE.get(type);
+      if (!op) throw new DecodeFailure('UNKNOWN_OP', `unknown operation code 0x${type.toString(16)}`);
+      if (id < 1) throw new DecodeFailure('BAD_REQUEST', 'id must be a positive integer');
+      const args = read(r, OPS[op].args);
+      r.end();
+      return { ok: true, value: { kind: 'request', id, op, args } as Request };
+    } catch (e) {
+      return failure(id, e);
+    }
+  },
+
+  decodeServerMessage(payload, pendingOf): Decoded<ServerMessage> {
+    let id = 0;
+    try {
+      const r = new Reader(payload);
+      const type = r.byte();
+      let value: ServerMessage;
+      if (type >= TYPE_EVENT) {
+        const event = EVENT_BY_CODE.get(type & 0x7f);
+        if (!event) throw new DecodeFailure('BAD_REQUEST', `unknown event code 0x${type.toString(16)}`);
+        value = { kind: 'event', event, data: read(r, EVENTS[event].data) } as Event;
+      } else if (type === TYPE_ERROR) {
+        id = r.varint();
+        const code = ERROR_CODES[r.varint() - 1] ?? 'INTERNAL';
+        value = { kind: 'error', id, error: { code, message: r.str() } };
+      } else {
+        const op = OP_BY_CODE.get(type & 0x3f);
+        if (type < TYPE_RESULT || !op) throw new DecodeFailure('BAD_REQUEST', `unknown frame type 0x${type.toString(16)}`);
+        id = r.varint();
+        const pending = pendingOf(id);
+        if (!pending || pending.op !== op) throw new DecodeFailure('BAD_REQUEST', `a result for unknown request ${id}`);
+        value = { kind: 'result', id, op, result: decodeResultBody(r, op, pending) } as ServerMessage;
+      }
+      r.end();
+      return { ok: true, value };
+    } catch (e) {
+      return failure(id, e);
+    }
+  },
+};

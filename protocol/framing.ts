@@ -1,0 +1,65 @@
+/**
+ * Splits a TCP byte stream into frames: a 4-byte big-endian length, then that many bytes. A length above the
+ * maximum is refused as soon as its 4 bytes arrive, before any of the body is read or buffered.
+ */
+export type FrameHandler = (payload: Buffer) => void;
+
+export class FrameReader {
+  /** Chunks of an incomplete frame, concatenated once when the whole frame is there. */
+  private parts: Buffer[] = [];
+  private partsLen = 0;
+  private failed = false;
+
+  constructor(
+    private readonly maxFrame: number,
+    private readonly onFrame: FrameHandler,
+  ) {}
+
+  /**
+   * Feeds bytes; calls onFrame for each complete frame, in order. Returns the refused length when a frame is too
+   * large (the stream cannot be read further after that), otherwise undefined.
+   */
+  push(chunk: Buffer): number | undefined {
+    if (this.failed) return undefined;
+    let buf = chunk;
+    if (this.partsLen > 0) {
+      this.parts.push(chunk);
+      this.partsLen += chunk.length;
+      // Wait until the pending frame is complete, so a large frame is concatenated once, not once per chunk.
+      if (this.partsLen < 4) return undefined;
+      if (this.parts[0]!.length < 4) this.parts = [Buffer.concat(this.parts)];
+      const need = 4 + this.parts[0]!.readUInt32BE(0);
+      if (need - 4 > this.maxFrame) return this.fail(need - 4);
+      if (this.partsLen < need) return undefined;
+      buf = Buffer.concat(this.parts, this.partsLen);
+      this.parts = [];
+      this.partsLen = 0;
+    }
+    let off = 0;
+    while (buf.length - off >= 4) {
+      const len = buf.readUInt32BE(off);
+      if (len > this.maxFrame) return this.fail(len);
+      if (buf.length - off - 4 < len) break;
+      this.onFrame(buf.subarray(off + 4, off + 4 + len));
+      if (this.failed) return undefined; // the handler closed the stream
+      off += 4 + len;
+    }
+    if (off < buf.length) {
+      this.parts = [buf.subarray(off)];
+      this.partsLen = buf.length - off;
+    }
+    return undefined;
+  }
+
+  /** Stops reading: nothing after this is parsed. */
+  stop(): void {
+    this.failed = true;
+    this.parts = [];
+    this.partsLen = 0;
+  }
+
+  private fail(len: number): number {
+    this.stop();
+    return len;
+  }
+}

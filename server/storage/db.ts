@@ -1,0 +1,31 @@
+/** Opens the SQLite database: WAL mode, chosen durability, and migrations up to the current schema. */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { MIGRATIONS } from './migrations.js';
+
+export type Synchronous = 'full' | 'normal';
+
+export function openDatabase(file: string, synchronous: Synchronous): Database.Database {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode survives a killed process (commits are in the WAL file); FULL also survives power loss.
+  db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length)
+    throw new Error(`the database schema (version ${version}) is newer than this server (${MIGRATIONS.length})`);
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Schema migrations, applied in order; PRAGMA user_version records how many have run. Never edit a released
+ * migration: add a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+
+  CREATE TABLE accounts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    username TEXT NOT NULL,
+    -- Usernames are ASCII, so lower() is exact; uniqueness and search are case-insensitive through it.
+    username_lc TEXT NOT NULL UNIQUE,
+    salt BLOB NOT NULL,
+    iterations INTEGER NOT NULL,
+    stored_key BLOB NOT NULL,
+    server_key BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+
+  -- Resume tokens, only as SHA-256 hashes.
+  CREATE TABLE sessions (
+    token_hash BLOB PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX sessions_by_account ON sessions(account_id);
+
+  -- AUTOINCREMENT: a deleted message's id is never handed out again.
+  CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sender_id INTEGER NOT NULL,
+    recipient_id INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    pending INTEGER NOT NULL,
+    unread INTEGER NOT NULL,
+    client_msg_id TEXT
+  );
+  -- History in each direction, conversations, and deleting an account's messages.
+  CREATE INDEX messages_by_sender ON messages(sender_id, recipient_id, id);
+  CREATE INDEX messages_by_recipient ON messages(recipient_id, sender_id, id);
+  -- Partial indexes stay small: most messages are neither pending nor unread for long.
+  CREATE INDEX messages_pending ON messages(recipient_id, id) WHERE pending = 1;
+  CREATE INDEX messages_unread ON messages(recipient_id, sender_id) WHERE unread = 1;
+  CREATE UNIQUE INDEX messages_client_id ON messages(sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL;
+  `,
+];

@@ -1,0 +1,322 @@
+/**
+ * Every SQL statement the server runs, prepared once. Methods are synchronous (better-sqlite3) and each one that
+ * changes several rows runs in one transaction.
+ */
+import type Database from 'better-sqlite3';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Message } from '../../protocol/ops.js';
+
+export interface Account {
+  id: number;
+  username: string;
+  salt: Buffer;
+  iterations: number;
+  storedKey: Buffer;
+  serverKey: Buffer;
+}
+
+export interface NewKeys {
+  salt: Uint8Array;
+  iterations: number;
+  storedKey: Uint8Array;
+  serverKey: Uint8Array;
+}
+
+export interface NewMessage {
+  senderId: number;
+  recipientId: number;
+  text: string;
+  sentAt: number;
+  pending: boolean;
+  clientMsgId: string | undefined;
+}
+
+/** A stored send: its id, or the earlier message when the clientMsgId was seen before. */
+export type Inserted = { id: number; duplicate: undefined } | { id: number; duplicate: Message };
+
+interface MessageRow {
+  id: number;
+  from: string;
+  to: string;
+  text: string;
+  sentAt: number;
+  unread: number;
+}
+
+const toMessage = (r: MessageRow): Message => ({
+  id: r.id,
+  from: r.from,
+  to: r.to,
+  text: r.text,
+  sentAt: r.sentAt,
+  unread: r.unread === 1,
+});
+
+const MESSAGE_COLUMNS = `m.id, s.username AS "from", r.username AS "to", m.text, m.sent_at AS sentAt, m.unread
+  FROM messages m JOIN accounts s ON s.id = m.sender_id JOIN accounts r ON r.id = m.recipient_id`;
+
+export const hashToken = (token: string): Buffer => createHash('sha256').update(token).digest();
+
+/** A search pattern as SQL LIKE: `*`/`?` make it a whole-name glob, otherwise a substring; all else is literal. */
+export function likePattern(pattern: string): string {
+  const glob = /[*?]/.test(pattern);
+  let out = '';
+  for (const ch of pattern.toLowerCase()) {
+    if (glob && ch === '*') out += '%';
+    else if (glob && ch === '?') out += '_';
+    else if (ch === '%' || ch === '_' || ch === '\\') out += '\\' + ch;
+    else out += ch;
+  }
+  return glob ? out : `%${out}%`;
+}
+
+export class Store {
+  private readonly s;
+
+  constructor(readonly db: Database.Database) {
+    const p = (sql: string) => db.prepare(sql);
+    this.s = {
+      metaGet: p('SELECT value FROM meta WHERE key = ?'),
+      metaSet: p('INSERT INTO meta (key, value) VALUES (?, ?)'),
+      accountByName: p(
+        `SELECT id, username, salt, iterations, stored_key AS storedKey, server_key AS serverKey
+         FROM accounts WHERE username_lc = ?`,
+      ),
+      accountById: p(
+        `SELECT id, username, salt, iterations, stored_key AS storedKey, server_key AS serverKey
+         FROM accounts WHERE id = ?`,
+      ),
+      accountInsert: p(
+        `INSERT INTO accounts (username, username_lc, salt, iterations, stored_key, server_key, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (username_lc) DO NOTHING`,
+      ),
+      accountKeys: p('UPDATE accounts SET salt = ?, iterations = ?, stored_key = ?, server_key = ? WHERE id = ?'),
+      accountDelete: p('DELETE FROM accounts WHERE id = ?'),
+      sessionInsert: p('INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)'),
+      sessionGet: p('SELECT account_id AS accountId FROM sessions WHERE token_hash = ? AND expires_at > ?'),
+      sessionDelete: p('DELETE FROM sessions WHERE token_hash = ?'),
+      sessionDeleteAll: p('DELETE FROM sessions WHERE account_id = ?'),
+      sessionDeleteExpired: p('DELETE FROM sessions WHERE expires_at <= ?'),
+      msgInsert: p(
+        `INSERT INTO messages (sender_id, recipient_id, text, sent_at, pending, unread, client_msg_id)
+         VALUES (?, ?, ?, ?, ?, 1, ?)
+         ON CONFLICT (sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING`,
+      ),
+      msgByClientId: p(`SELECT ${MESSAGE_COLUMNS} WHERE m.sender_id = ? AND m.client_msg_id = ?`),
+      msgById: p(`SELECT ${MESSAGE_COLUMNS} WHERE m.id = ?`),
+      msgOwners: p('SELECT sender_id AS senderId, recipient_id AS recipientId, unread FROM messages WHERE id = ?'),
+      msgDelete: p('DELETE FROM messages WHERE id = ?'),
+      pendingList: p(`SELECT ${MESSAGE_COLUMNS} WHERE m.recipient_id = ? AND m.pending = 1 ORDER BY m.id LIMIT ?`),
+      pendingClear: p('UPDATE messages SET pending = 0 WHERE id = ?'),
+      pendingCount: p('SELECT count(*) AS n FROM messages WHERE recipient_id = ? AND pending = 1'),
+      unreadByPeer: p(
+        `SELECT m.sender_id AS peerId, a.username AS peer, count(*) AS unread
+         FROM messages m JOIN accounts a ON a.id = m.sender_id
+         WHERE m.recipient_id = ? AND m.unread = 1 GROUP BY m.sender_id`,
+      ),
+      readId: p('UPDATE messages SET unread = 0 WHERE id = ? AND recipient_id = ? AND unread = 1'),
+      readUpTo: p('UPDATE messages SET unread = 0 WHERE recipient_id = ? AND sender_id = ? AND id <= ? AND unread = 1'),
+      historyOut: p(
+        `SELECT ${MESSAGE_COLUMNS} WHERE m.sender_id = ? AND m.recipient_id = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?`,
+      ),
+      historyIn: p(
+        `SELECT ${MESSAGE_COLUMNS} WHERE m.recipient_id = ? AND m.sender_id = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?`,
+      ),
+      conversations: p(
+        `SELECT peer, max(last) AS last FROM (
+           SELECT recipient_id AS peer, max(id) AS last FROM messages WHERE sender_id = ? GROUP BY recipient_id
+           UNION ALL
+           SELECT sender_id AS peer, max(id) AS last FROM messages WHERE recipient_id = ? GROUP BY sender_id
+         ) GROUP BY peer ORDER BY last DESC`,
+      ),
+      peers: p(
+        `SELECT DISTINCT recipient_id AS id FROM messages WHERE sender_id = ?
+         UNION SELECT DISTINCT sender_id FROM messages WHERE recipient_id = ?`,
+      ),
+      deleteSent: p('DELETE FROM messages WHERE sender_id = ?'),
+      deleteReceived: p('DELETE FROM messages WHERE recipient_id = ?'),
+      search: p(
+        `SELECT id, username, username_lc AS lc FROM accounts
+         WHERE username_lc LIKE ? ESCAPE '\\' AND username_lc > ? ORDER BY username_lc LIMIT ?`,
+      ),
+      searchCount: p(`SELECT count(*) AS n FROM accounts WHERE username_lc LIKE ? ESCAPE '\\'`),
+    };
+  }
+
+  /** A random secret kept in the database (for the fake salts of unknown usernames), created on first use. */
+  secret(name: string): Buffer {
+    const row = this.s.metaGet.get(name) as { value: Buffer } | undefined;
+    if (row) return row.value;
+    const value = randomBytes(32);
+    this.s.metaSet.run(name, value);
+    return value;
+  }
+
+  accountByName(username: string): Account | undefined {
+    return this.s.accountByName.get(username.toLowerCase()) as Account | undefined;
+  }
+
+  accountById(id: number): Account | undefined {
+    return this.s.accountById.get(id) as Account | undefined;
+  }
+
+  /** Creates an account; undefined when the name is taken (case-insensitively). */
+  createAccount(username: string, k: NewKeys, now: number): number | undefined {
+    const r = this.s.accountInsert.run(
+      username,
+      username.toLowerCase(),
+      k.salt,
+      k.iterations,
+      k.storedKey,
+      k.serverKey,
+      now,
+    );
+    return r.changes === 1 ? Number(r.lastInsertRowid) : undefined;
+  }
+
+  /** New keys, and every token of the account revoked. */
+  changeKeys(accountId: number, k: NewKeys): void {
+    this.db.transaction(() => {
+      this.s.accountKeys.run(k.salt, k.iterations, k.storedKey, k.serverKey, accountId);
+      this.s.sessionDeleteAll.run(accountId);
+    })();
+  }
+
+  /** Deletes an account with all it sent and received and its tokens; returns the ids it had conversations with. */
+  deleteAccount(accountId: number): number[] {
+    return this.db.transaction(() => {
+      const peers = this.peersOf(accountId);
+      this.s.deleteSent.run(accountId);
+      this.s.deleteReceived.run(accountId);
+      this.s.sessionDeleteAll.run(accountId);
+      this.s.accountDelete.run(accountId);
+      return peers;
+    })();
+  }
+
+  peersOf(accountId: number): number[] {
+    return (this.s.peers.all(accountId, accountId) as { id: number }[]).map((r) => r.id).filter((id) => id !== accountId);
+  }
+
+  createToken(accountId: number, now: number, ttlMs: number): { token: string; hash: Buffer } {
+    const token = randomBytes(32).toString('base64url');
+    const hash = hashToken(token);
+    this.s.sessionInsert.run(hash, accountId, now, now + ttlMs);
+    return { token, hash };
+  }
+
+  tokenAccount(hash: Buffer, now: number): number | undefined {
+    return (this.s.sessionGet.get(hash, now) as { accountId: number } | undefined)?.accountId;
+  }
+
+  revokeToken(hash: Buffer): void {
+    this.s.sessionDelete.run(hash);
+  }
+
+  deleteExpiredTokens(now: number): number {
+    return this.s.sessionDeleteExpired.run(now).changes;
+  }
+
+  /** Stores a batch of sends in one transaction (one commit, one fsync for all of them). */
+  insertMessages(batch: readonly NewMessage[]): Inserted[] {
+    return this.db.transaction(() =>
+      batch.map((m): Inserted => {
+        const r = this.s.msgInsert.run(m.senderId, m.recipientId, m.text, m.sentAt, m.pending ? 1 : 0, m.clientMsgId);
+        if (r.changes === 1) return { id: Number(r.lastInsertRowid), duplicate: undefined };
+        const dup = toMessage(this.s.msgByClientId.get(m.senderId, m.clientMsgId) as MessageRow);
+        return { id: dup.id, duplicate: dup };
+      }),
+    )();
+  }
+
+  message(id: number): Message | undefined {
+    const r = this.s.msgById.get(id) as MessageRow | undefined;
+    return r && toMessage(r);
+  }
+
+  /**
+   * Takes up to `limit` pending messages, oldest first, whose encoded size fits `budget` bytes (at least one), and
+   * marks them no longer pending.
+   */
+  takePending(recipientId: number, limit: number, budget: number, cost: (m: Message) => number): Message[] {
+    return this.db.transaction(() => {
+      const rows = (this.s.pendingList.all(recipientId, limit) as MessageRow[]).map(toMessage);
+      const out: Message[] = [];
+      let used = 0;
+      for (const m of rows) {
+        used += cost(m);
+        if (out.length > 0 && used > budget) break;
+        out.push(m);
+        this.s.pendingClear.run(m.id);
+      }
+      return out;
+    })();
+  }
+
+  pendingCount(recipientId: number): number {
+    return (this.s.pendingCount.get(recipientId) as { n: number }).n;
+  }
+
+  unreadByPeer(recipientId: number): { peerId: number; peer: string; unread: number }[] {
+    return this.s.unreadByPeer.all(recipientId) as { peerId: number; peer: string; unread: number }[];
+  }
+
+  /** Marks messages read; returns how many changed. */
+  markRead(recipientId: number, ids: readonly number[]): number {
+    return this.db.transaction(() => ids.reduce((n, id) => n + this.s.readId.run(id, recipientId).changes, 0))();
+  }
+
+  markReadUpTo(recipientId: number, senderId: number, upTo: number): number {
+    return this.s.readUpTo.run(recipientId, senderId, upTo).changes;
+  }
+
+  /** One page of a conversation, newest first, merged from the two directions. */
+  history(me: number, peer: number, before: number, limit: number): { messages: Message[]; more: boolean } {
+    const out = this.s.historyOut.all(me, peer, before, limit + 1) as MessageRow[];
+    const inc = me === peer ? [] : (this.s.historyIn.all(me, peer, before, limit + 1) as MessageRow[]);
+    const all = out.concat(inc).sort((a, b) => b.id - a.id);
+    return { messages: all.slice(0, limit).map(toMessage), more: all.length > limit };
+  }
+
+  /** Each peer with the id of the last message exchanged, most recent first. */
+  conversations(me: number): { peer: number; last: number }[] {
+    return this.s.conversations.all(me, me) as { peer: number; last: number }[];
+  }
+
+  /**
+   * Deletes the messages among `ids` that `me` sent or received. Returns what was deleted, with the other party and
+   * whether it was unread, and the ids refused.
+   */
+  deleteMessages(
+    me: number,
+    ids: readonly number[],
+  ): { deleted: { id: number; senderId: number; recipientId: number; unread: boolean }[]; refused: number[] } {
+    return this.db.transaction(() => {
+      const deleted: { id: number; senderId: number; recipientId: number; unread: boolean }[] = [];
+      const refused: number[] = [];
+      for (const id of new Set(ids)) {
+        const o = this.s.msgOwners.get(id) as { senderId: number; recipientId: number; unread: number } | undefined;
+        if (!o || (o.senderId !== me && o.recipientId !== me)) {
+          refused.push(id);
+          continue;
+        }
+        this.s.msgDelete.run(id);
+        deleted.push({ id, senderId: o.senderId, recipientId: o.recipientId, unread: o.unread === 1 });
+      }
+      return { deleted, refused };
+    })();
+  }
+
+  /** One page of accounts matching a pattern, ordered by lower-case name, after `cursor`; and the total. */
+  searchAccounts(
+    pattern: string,
+    cursor: string,
+    limit: number,
+  ): { accounts: { id: number; username: string }[]; next: string | null; total: number } {
+    const like = likePattern(pattern);
+    const rows = this.s.search.all(like, cursor, limit + 1) as { id: number; username: string; lc: string }[];
+    const total = (this.s.searchCount.get(like) as { n: number }).n;
+    const page = rows.slice(0, limit);
+    return { accounts: page, next: rows.length > limit ? page[page.length - 1]!.lc : null, total };
+  }
+}
