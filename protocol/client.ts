@@ -1,0 +1,454 @@
+/**
+ * The JoChat connection client, used by the VS Code extension, the tests and the benchmarks. One connection,
+ * either protocol, typed requests and events, SCRAM sign-up and login (the server's signature is verified), resume
+ * by token, and reconnection with backoff that resumes the session and re-sends every unacknowledged message with
+ * its clientMsgId, so nothing is lost and nothing is duplicated.
+ */
+import { randomBytes } from 'node:crypto';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { binaryCodec } from './binary.js';
+import type { Codec, PendingInfo, Protocol } from './codec.js';
+import { Emitter } from './emitter.js';
+import { FrameReader } from './framing.js';
+import { jsonCodec } from './json.js';
+import { DEFAULT_ITERATIONS } from './limits.js';
+import type { Args, ErrorCode, Event, OpName, Request, Result, SessionEndReason, WireError } from './ops.js';
+import { authMessage, clientProof, deriveKeys, newKeys, newNonce, sameBytes, serverSignature } from './scram.js';
+
+/** Error codes a client can see: the server's, plus the two that only a client can observe. */
+export type ClientErrorCode = ErrorCode | 'OFFLINE' | 'TIMEOUT';
+
+export class JoChatError extends Error {
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'JoChatError';
+  }
+}
+
+export type ConnectionState = 'offline' | 'connecting' | 'online';
+
+export interface ClientOptions {
+  host: string;
+  port: number;
+  protocol: Protocol;
+  /** true for TLS with the system's CAs, or Node TLS options (e.g. `ca` for a self-signed certificate). */
+  tls?: boolean | ConnectionOptions;
+  /** Reconnect after a lost connection (default true). */
+  reconnect?: boolean;
+  /** Backoff between reconnection attempts: doubles from `min` up to `max` ms, with jitter. */
+  backoff?: { min: number; max: number };
+  /** A request without a response after this long fails with TIMEOUT and the connection is reset. */
+  requestTimeoutMs?: number;
+  /** How often to ping an idle connection (the server closes silent ones). */
+  pingIntervalMs?: number;
+  /** PBKDF2 iterations for new keys (sign-up, password change). */
+  iterations?: number;
+  /** Largest frame accepted from the server. */
+  maxFrame?: number;
+  clientName?: string;
+}
+
+export interface ClientEvents {
+  state: [ConnectionState];
+  /** A server push. */
+  event: [Event];
+  /** Logged in (username) or out (undefined, with the reason when the server ended it). */
+  session: [string | undefined, SessionEndReason | undefined];
+  /** The resume token changed (undefined: forget it). Persist it to survive a restart. */
+  token: [string | undefined];
+  /** Diagnostics; never contains passwords, proofs or tokens. */
+  log: ['debug' | 'info' | 'warn', string];
+}
+
+interface InFlight {
+  op: OpName;
+  args: Args<OpName>;
+  resolve: (r: unknown) => void;
+  reject: (e: JoChatError) => void;
+  sentAt: number;
+  /** The outbox entry this request carries, for sends. */
+  outbox?: string;
+}
+
+interface Outgoing {
+  args: Args<'send'> & { clientMsgId: string };
+  resolve: (r: Result<'send'>) => void;
+  reject: (e: JoChatError) => void;
+}
+
+const DEFAULTS = {
+  reconnect: true,
+  backoff: { min: 250, max: 10_000 },
+  requestTimeoutMs: 30_000,
+  pingIntervalMs: 30_000,
+  iterations: DEFAULT_ITERATIONS,
+  maxFrame: 64 * 1024 * 1024,
+  clientName: 'jochat-client',
+};
+
+export class JoChatClient extends Emitter<ClientEvents> {
+  private readonly opts: Required<Omit<ClientOptions, 'tls'>> & Pick<ClientOptions, 'tls'>;
+  private readonly codec: Codec;
+  private socket: Socket | undefined;
+  private nextId = 1;
+  private readonly inFlight = new Map<number, InFlight>();
+  /** Sends not yet acknowledged, in the order they were made; re-sent after a reconnect. */
+  private readonly outbox = new Map<string, Outgoing>();
+  private readonly msgIdPrefix = randomBytes(6).toString('base64url');
+  private msgCounter = 0;
+  private token: string | undefined;
+  private _username: string | undefined;
+  private _state: ConnectionState = 'offline';
+  private loggedIn = false;
+  private closedByUser = true;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private corked = false;
+  private connecting: Promise<void> | undefined;
+
+  constructor(options: ClientOptions) {
+    super();
+    this.opts = { ...DEFAULTS, ...options };
+    this.codec = options.protocol === 'json' ? jsonCodec : binaryCodec;
+  }
+
+  get state(): ConnectionState {
+    return this._state;
+  }
+  /** The logged-in (or resumable) account's name as the server shows it. */
+  get username(): string | undefined {
+    return this._username;
+  }
+  get isLoggedIn(): boolean {
+    return this.loggedIn;
+  }
+  /** Sends not yet acknowledged by the server. */
+  get unacknowledged(): number {
+    return this.outbox.size;
+  }
+
+  /** Sets a token saved earlier: the session resumes with it on (re)connect. */
+  setToken(token: string | undefined): void {
+    this.token = token;
+  }
+
+  /** Connects (and resumes when a token is set). Resolves when online; later drops reconnect by themselves. */
+  connect(): Promise<void> {
+    this.closedByUser = false;
+    if (this._state === 'online') return Promise.resolve();
+    return (this.connecting ??= this.open().finally(() => (this.connecting = undefined)));
+  }
+
+  /** Closes for good: no reconnection; unacknowledged sends fail with OFFLINE. */
+  close(): void {
+    this.closedByUser = true;
+    clearTimeout(this.retryTimer);
+    this.socket?.destroy();
+    this.dropConnection();
+    for (const [key, o] of this.outbox) {
+      this.outbox.delete(key);
+      o.reject(new JoChatError('OFFLINE', 'the connection was closed before the message was sent'));
+    }
+  }
+
+  /** One typed request. Rejects with a JoChatError. */
+  request<O extends OpName>(op: O, args: Args<O>): Promise<Result<O>> {
+    return new Promise((resolve, reject) => {
+      if (this._state !== 'online' || !this.socket)
+        return reject(new JoChatError('OFFLINE', 'not connected to the JoChat server'));
+      this.transmit(op, args, { resolve: resolve as (r: unknown) => void, reject });
+    });
+  }
+
+  async signup(username: string, password: string): Promise<Result<'signup'>> {
+    const k = await newKeys(password, this.opts.iterations);
+    const r = await this.request('signup', { username, ...k });
+    this.loggedInAs(r.username, r.token);
+    return r;
+  }
+
+  async login(username: string, password: string): Promise<Result<'login_finish'>> {
+    const { nonce, proof, verify } = await this.prove(username, password);
+    const r = await this.request('login_finish', { nonce, proof });
+    if (!verify(r.serverSignature)) {
+      this.socket?.destroy();
+      throw new JoChatError('AUTH_FAILED', 'the server could not prove it knows your password; it may be an impostor');
+    }
+    this.loggedInAs(r.username, r.token);
+    return r;
+  }
+
+  async resume(token: string): Promise<Result<'resume'>> {
+    try {
+      const r = await this.request('resume', { token });
+      this.loggedInAs(r.username, token);
+      return r;
+    } catch (e) {
+      if (e instanceof JoChatError && e.code === 'AUTH_FAILED') this.forgetSession(undefined);
+      throw e;
+    }
+  }
+
+  async logout(): Promise<void> {
+    try {
+      if (this.loggedIn) await this.request('logout', {});
+    } finally {
+      this.forgetSession(undefined);
+    }
+  }
+
+  /**
+   * Sends a message. It is kept until the server acknowledges it, through reconnects; it fails only when the
+   * server refuses it (e.g. NO_SUCH_USER) or the session ends.
+   */
+  send(to: string, text: string): Promise<Result<'send'>> {
+    return new Promise((resolve, reject) => {
+      if (!this._username) return reject(new JoChatError('NOT_LOGGED_IN', 'log in first'));
+      const clientMsgId = this.msgIdPrefix + (this.msgCounter++).toString(36);
+      const o: Outgoing = { args: { to, text, clientMsgId }, resolve, reject };
+      this.outbox.set(clientMsgId, o);
+      if (this.loggedIn) this.transmitSend(clientMsgId, o);
+    });
+  }
+
+  /** Deletes the account; the password is asked again (a session token alone is not enough). */
+  async deleteAccount(password: string): Promise<void> {
+    const { nonce, proof } = await this.prove(this.requireUser(), password);
+    await this.request('delete_account', { nonce, proof });
+    this.forgetSession('account_deleted');
+  }
+
+  async changePassword(oldPassword: string, newPassword: string): Promise<void> {
+    const { nonce, proof } = await this.prove(this.requireUser(), oldPassword);
+    const k = await newKeys(newPassword, this.opts.iterations);
+    const r = await this.request('change_password', { nonce, proof, ...k });
+    this.token = r.token;
+    this.emit('token', r.token);
+  }
+
+  // ---- internals ----
+
+  private requireUser(): string {
+    if (!this._username || !this.loggedIn) throw new JoChatError('NOT_LOGGED_IN', 'log in first');
+    return this._username;
+  }
+
+  /** login_start, then the proof for it (PBKDF2 runs off the event loop). */
+  private async prove(username: string, password: string) {
+    const clientNonce = newNonce();
+    const start = await this.request('login_start', { username, clientNonce });
+    if (!start.nonce.startsWith(clientNonce)) throw new JoChatError('AUTH_FAILED', 'the server answered with a wrong nonce');
+    const keys = await deriveKeys(password, start.salt, start.iterations);
+    const am = authMessage(username, clientNonce, start.nonce, start.salt, start.iterations);
+    return {
+      nonce: start.nonce,
+      proof: clientProof(keys, am),
+      verify: (sig: Uint8Array) => sameBytes(serverSignature(keys.serverKey, am), sig),
+    };
+  }
+
+  private loggedInAs(username: string, token: string): void {
+    const changed = this._username !== username || !this.loggedIn;
+    this._username = username;
+    this.loggedIn = true;
+    if (token !== this.token) {
+      this.token = token;
+      this.emit('token', token);
+    }
+    if (changed) this.emit('session', username, undefined);
+    this.flushOutbox();
+  }
+
+  private forgetSession(reason: SessionEndReason | undefined): void {
+    const had = this._username !== undefined;
+    this._username = undefined;
+    this.loggedIn = false;
+    if (this.token !== undefined) {
+      this.token = undefined;
+      this.emit('token', undefined);
+    }
+    for (const [key, o] of this.outbox) {
+      this.outbox.delete(key);
+      o.reject(new JoChatError('NOT_LOGGED_IN', 'the session ended before the message was sent'));
+    }
+    if (had) this.emit('session', undefined, reason);
+  }
+
+  private transmit(op: OpName, args: Args<OpName>, p: Pick<InFlight, 'resolve' | 'reject' | 'outbox'>): void {
+    const id = this.nextId++;
+    this.inFlight.set(id, { op, args, sentAt: Date.now(), ...p });
+    this.write(this.codec.encodeRequest({ kind: 'request', id, op, args } as Request));
+  }
+
+  private transmitSend(key: string, o: Outgoing): void {
+    if (this._state !== 'online') return; // goes out after the reconnect
+    this.transmit('send', o.args, {
+      outbox: key,
+      resolve: (r) => {
+        this.outbox.delete(key);
+        o.resolve(r as Result<'send'>);
+      },
+      reject: (e) => {
+        // Lost with the connection: it stays in the outbox and goes again. Refused by the server: it failed.
+        if (e.code === 'OFFLINE' || e.code === 'TIMEOUT') return;
+        this.outbox.delete(key);
+        o.reject(e);
+      },
+    });
+  }
+
+  private flushOutbox(): void {
+    const waiting = new Set([...this.inFlight.values()].map((f) => f.outbox));
+    for (const [key, o] of this.outbox) if (!waiting.has(key)) this.transmitSend(key, o);
+  }
+
+  private write(frame: Buffer): void {
+    const s = this.socket!;
+    if (!this.corked) {
+      this.corked = true;
+      s.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        s.uncork();
+      });
+    }
+    s.write(frame);
+  }
+
+  private async open(): Promise<void> {
+    this.setState('connecting');
+    const socket = await this.dial();
+    this.socket = socket;
+    socket.setNoDelay(true);
+    const reader = new FrameReader(this.opts.maxFrame, (p) => this.onFrame(p));
+    socket.on('data', (chunk: Buffer) => {
+      if (reader.push(chunk) !== undefined) {
+        this.emit('log', 'warn', 'the server sent a frame larger than this client accepts; reconnecting');
+        socket.destroy();
+      }
+    });
+    socket.on('close', () => this.onClose(socket));
+    socket.on('error', (e) => this.emit('log', 'debug', `socket error: ${e.message}`));
+    this.setState('online');
+    this.attempt = 0;
+    this.startPings();
+    await this.request('hello', { client: this.opts.clientName });
+    if (this.token) {
+      try {
+        await this.resume(this.token);
+      } catch (e) {
+        this.emit('log', 'info', `could not resume the session: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private dial(): Promise<Socket> {
+    const { host, port, tls } = this.opts;
+    return new Promise((resolve, reject) => {
+      const s: Socket = tls
+        ? tlsConnect({ host, port, servername: host, ...(tls === true ? {} : tls) }, () => done())
+        : netConnect({ host, port }, () => done());
+      const done = (): void => {
+        s.off('error', fail);
+        resolve(s);
+      };
+      const fail = (e: Error): void => {
+        s.destroy();
+        reject(new JoChatError('OFFLINE', `cannot reach the JoChat server at ${host}:${port}: ${e.message}`));
+      };
+      s.once('error', fail);
+    }).catch((e: JoChatError) => {
+      this.setState('offline');
+      this.scheduleReconnect();
+      throw e;
+    }) as Promise<Socket>;
+  }
+
+  private onFrame(payload: Buffer): void {
+    const pendingOf = (id: number): PendingInfo | undefined => {
+      const f = this.inFlight.get(id);
+      return f && { op: f.op, args: f.args, self: this._username ?? '' };
+    };
+    const d = this.codec.decodeServerMessage(payload, pendingOf);
+    if (!d.ok) {
+      this.emit('log', 'warn', `could not read a message from the server: ${d.error.message}`);
+      return;
+    }
+    const m = d.value;
+    if (m.kind === 'event') return this.onEvent(m);
+    const f = this.inFlight.get(m.id);
+    if (!f) {
+      // An error about no request in particular (e.g. FRAME_TOO_LARGE) comes with id 0.
+      if (m.kind === 'error') this.emit('log', 'warn', `server error ${m.error.code}: ${m.error.message}`);
+      return;
+    }
+    this.inFlight.delete(m.id);
+    if (m.kind === 'result') f.resolve(m.result);
+    else f.reject(toError(m.error));
+  }
+
+  private onEvent(ev: Event): void {
+    if (ev.event === 'session_ended') {
+      const reason = ev.data.reason as SessionEndReason;
+      // Shutdown and idle leave the token valid: the session resumes on the next connection.
+      if (reason === 'server_shutdown' || reason === 'idle') this.loggedIn = false;
+      else this.forgetSession(reason);
+    }
+    this.emit('event', ev);
+  }
+
+  private onClose(socket: Socket): void {
+    if (this.socket !== socket) return;
+    this.dropConnection();
+    if (!this.closedByUser && this.opts.reconnect) this.scheduleReconnect();
+  }
+
+  private dropConnection(): void {
+    this.socket = undefined;
+    clearInterval(this.pingTimer);
+    this.loggedIn = false;
+    const lost = [...this.inFlight.values()];
+    this.inFlight.clear();
+    for (const f of lost) f.reject(new JoChatError('OFFLINE', 'the connection to the server was lost'));
+    this.setState('offline');
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closedByUser || !this.opts.reconnect || this.retryTimer) return;
+    const { min, max } = this.opts.backoff;
+    const delay = Math.min(max, min * 2 ** this.attempt++) * (0.75 + Math.random() * 0.5);
+    this.emit('log', 'info', `reconnecting in ${Math.round(delay)} ms`);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.connect().catch(() => undefined); // a failure schedules the next attempt
+    }, delay);
+  }
+
+  private startPings(): void {
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => {
+      const now = Date.now();
+      for (const f of this.inFlight.values())
+        if (now - f.sentAt > this.opts.requestTimeoutMs) {
+          this.emit('log', 'warn', 'the server stopped answering; reconnecting');
+          this.socket?.destroy();
+          return;
+        }
+      if (this.inFlight.size === 0) this.request('ping', {}).catch(() => undefined);
+    }, Math.min(this.opts.pingIntervalMs, this.opts.requestTimeoutMs));
+    this.pingTimer.unref();
+  }
+
+  private setState(s: ConnectionState): void {
+    if (s === this._state) return;
+    this._state = s;
+    this.emit('state', s);
+  }
+}
+
+const toError = (e: WireError): JoChatError => new JoChatError(e.code, e.message);

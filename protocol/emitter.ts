@@ -1,0 +1,16 @@
+/** A minimal typed event emitter (works in any JavaScript host; no Node or VS Code dependency). */
+export type Listener<A extends unknown[]> = (...args: A) => void;
+
+export class Emitter<E extends { [K in keyof E]: unknown[] }> {
+  private readonly listeners: { [K in keyof E]?: Set<Listener<E[K]>> } = {};
+
+  /** Returns a function that removes the listener. */
+  on<K extends keyof E>(event: K, fn: Listener<E[K]>): () => void {
+    (this.listeners[event] ??= new Set()).add(fn);
+    return () => this.listeners[event]?.delete(fn);
+  }
+
+  protected emit<K extends keyof E>(event: K, ...args: E[K]): void {
+    for (const fn of this.listeners[event] ?? []) fn(...args);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Starts the real server bundle (dist/server.js) as its own process, on an ephemeral port, with a database file in
+ * a fresh temporary folder. Integration tests talk to it over TCP.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const SERVER_BUNDLE = resolve(__dirname, '../../dist/server.js');
+
+export interface TestServer {
+  port: number;
+  host: string;
+  dir: string;
+  db: string;
+  proc: ChildProcess;
+  /** Everything the server printed so far. */
+  output(): string;
+  /** SIGTERM and wait for exit (graceful shutdown). */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+  /** Removes the temporary folder (after stop/kill). */
+  cleanup(): void;
+}
+
+export interface StartOptions {
+  /** Reuse a database folder (to restart on the same data). */
+  dir?: string;
+  /** Reuse a port (to restart where clients reconnect). */
+  port?: number;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+export function startServer(opts: StartOptions = {}): Promise<TestServer> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'jochat-test-'));
+  const db = join(dir, 'jochat.db');
+  const args = [SERVER_BUNDLE, '--port', String(opts.port ?? 0), '--db', db, '--synchronous', 'normal', ...(opts.args ?? [])];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  let out = '';
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return new Promise((resolveStart, reject) => {
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const m = / listening address=(\S+):(\d+)/.exec(out);
+      if (m && !started) {
+        started = true;
+        resolveStart({
+          port: Number(m[2]),
+          host: '127.0.0.1',
+          dir,
+          db,
+          proc,
+          output: () => out,
+          stop: async () => {
+            proc.kill('SIGTERM');
+            return exited;
+          },
+          kill: async () => {
+            proc.kill('SIGKILL');
+            await exited;
+          },
+          cleanup: () => rmSync(dir, { recursive: true, force: true }),
+        });
+      }
+    };
+    let started = false;
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    void exited.then((code) => {
+      if (!started) reject(new Error(`server exited with ${code} before listening:\n${out}`));
+    });
+  });
+}
