@@ -26,6 +26,7 @@ export const MIGRATIONS: readonly string[] = [
     expires_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   CREATE INDEX sessions_by_account ON sessions(account_id);
+  CREATE INDEX sessions_by_expiry ON sessions(expires_at);
 
   -- AUTOINCREMENT: a deleted message's id is never handed out again.
   CREATE TABLE messages (

@@ -71,7 +71,8 @@ export function likePattern(pattern: string): string {
 }
 
 export class Store {
-  private readonly s;
+  /** The prepared statements, by name (tests check their query plans). */
+  readonly s;
 
   constructor(readonly db: Database.Database) {
     const p = (sql: string) => db.prepare(sql);
