@@ -1,20 +1,23 @@
-// Bundles with esbuild. The server bundle keeps better-sqlite3 external: it is a native module loaded at run time.
+// Bundles with esbuild: the server (node; better-sqlite3 stays external, a native module loaded at run time), the
+// extension (node/cjs; `vscode` is provided by the editor), and the webview (browser).
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const production = process.argv.includes('--production');
-
-await build({
-  entryPoints: { server: 'server/main.ts' },
-  outdir: 'dist',
+const common = {
   bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  external: ['better-sqlite3'],
   sourcemap: !production,
   minify: production,
-  define: { __JOCHAT_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
-});
+  define: { __JOCHAT_VERSION__: JSON.stringify(pkg.version) },
+};
+const node = { ...common, platform: 'node', target: 'node20', format: 'cjs' };
+
+mkdirSync('dist', { recursive: true });
+await Promise.all([
+  build({ ...node, entryPoints: { server: 'server/main.ts' }, outdir: 'dist', external: ['better-sqlite3'] }),
+  build({ ...node, entryPoints: { extension: 'extension/extension.ts' }, outdir: 'dist', external: ['vscode'] }),
+  build({ ...common, entryPoints: { webview: 'webview/main.ts' }, outdir: 'dist', platform: 'browser', format: 'iife', target: 'es2022' }),
+]);
+copyFileSync('webview/style.css', 'dist/webview.css');

@@ -18,6 +18,8 @@ async function main(): Promise<void> {
   }
   const { config } = parsed;
   const log = new Logger(config.logLevel);
+  // The VS Code task's problem matcher starts watching at this line and is done at "listening".
+  log.info('starting', { version: SERVER_VERSION, db: config.db });
   let server;
   try {
     server = await startServer(config, log);

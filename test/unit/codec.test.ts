@@ -1,0 +1,455 @@
+/**
+ * Property tests of both codecs. The arbitraries are built by walking the schema table (protocol/ops.ts), so a new
+ * op, event or field is covered without touching this file.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { binaryCodec } from '../../protocol/binary.js';
+import { jsonCodec } from '../../protocol/json.js';
+import type { Codec, Decoded, PendingInfo } from '../../protocol/codec.js';
+import {
+  ERROR_CODES,
+  EVENTS,
+  OPS,
+  PACKED,
+  type Args,
+  type ErrorCode,
+  type Event,
+  type EventName,
+  type OpName,
+  type Request,
+  type Result,
+  type ServerMessage,
+} from '../../protocol/ops.js';
+import type { Schema } from '../../protocol/schema.js';
+
+const CODECS = [jsonCodec, binaryCodec] as const;
+const OP_NAMES = Object.keys(OPS) as OpName[];
+const EVENT_NAMES = Object.keys(EVENTS) as EventName[];
+const MAX = Number.MAX_SAFE_INTEGER;
+
+// ---------- arbitraries from the schema ----------
+
+/** Small and huge numbers, so varints of every length (1 to 8 bytes) occur. */
+const uintArb = fc.oneof(fc.nat({ max: 300 }), fc.maxSafeNat());
+/** ASCII, any code point (astral ones included) and multi-code-point graphemes. */
+const strArb = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme', maxLength: 8 }));
+// Decoders return Buffers, so generate Buffers for deepStrictEqual.
+const bytesArb = fc.uint8Array({ maxLength: 48 }).map((a) => Buffer.from(a));
+
+function arb(s: Schema): fc.Arbitrary<unknown> {
+  switch (s.kind) {
+    case 'uint':
+      return uintArb;
+    case 'str':
+      return strArb;
+    case 'bytes':
+      return bytesArb;
+    case 'bool':
+      return fc.boolean();
+    case 'opt':
+      return fc.option(arb(s.of), { nil: undefined });
+    case 'nullable':
+      return fc.option(arb(s.of), { nil: null });
+    case 'arr':
+      return fc.array(arb(s.of), { maxLength: 4 });
+    case 'obj': {
+      // An opt field is an optional key: absent, not present-and-undefined (decoders leave absent keys out).
+      const model: Record<string, fc.Arbitrary<unknown>> = {};
+      const requiredKeys: string[] = [];
+      for (const [k, f] of Object.entries(s.fields)) {
+        model[k] = f.kind === 'opt' ? arb(f.of) : arb(f);
+        if (f.kind !== 'opt') requiredKeys.push(k);
+      }
+      return fc.record(model, { requiredKeys, noNullPrototype: true });
+    }
+  }
+}
+
+const idArb = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: MAX }));
+const errorCodeArb = fc.constantFrom(...ERROR_CODES);
+
+/** A message as it goes over the wire: its frame, how to decode it, and what decoding must give. */
+interface Sample {
+  frame: Buffer;
+  expected: Request | ServerMessage;
+  decode(payload: Buffer): Decoded<Request | ServerMessage>;
+  /** Encodes a decoded value again the same way (for the decode-encode-decode property). */
+  reencode(v: Request | ServerMessage): Buffer;
+}
+
+function requestSample(c: Codec, op: OpName): fc.Arbitrary<Sample> {
+  return fc.record({ id: idArb, args: arb(OPS[op].args) }).map(({ id, args }) => {
+    const expected = { kind: 'request', id, op, args } as Request;
+    return {
+      frame: c.encodeRequest(expected),
+      expected,
+      decode: (p) => c.decodeRequest(p),
+      reencode: (v) => c.encodeRequest(v as Request),
+    };
+  });
+}
+
+/**
+ * Binary results in PACKED carry only what the requester lacks, so a binary result decodes to the full result
+ * only if it is consistent with the request: generate the packed form and the request, and rebuild the result.
+ */
+interface AnyPacked {
+  schema: Schema;
+  unpack(p: unknown, a: unknown, self: string): unknown;
+}
+const packedOf = (op: OpName): AnyPacked | undefined =>
+  (PACKED as Partial<Record<OpName, AnyPacked>>)[op];
+
+function resultSample(c: Codec, op: OpName): fc.Arbitrary<Sample> {
+  const packed = c === binaryCodec ? packedOf(op) : undefined;
+  const parts = fc.record({ id: idArb, args: arb(OPS[op].args), self: strArb, body: arb(packed?.schema ?? OPS[op].result) });
+  return parts.map(({ id, args, self, body }) => {
+    const result = (packed ? packed.unpack(body, args, self) : body) as Result<OpName>;
+    const pending: PendingInfo = { op, args: args as Args<OpName>, self };
+    const pendingOf = (i: number) => (i === id ? pending : undefined);
+    const encode = (v: ServerMessage) =>
+      v.kind === 'result' ? c.encodeResult(v.id, v.op, v.result, pending.args) : encodeServer(c, v);
+    return {
+      frame: c.encodeResult(id, op, result, pending.args),
+      expected: { kind: 'result', id, op, result } as ServerMessage,
+      decode: (p) => c.decodeServerMessage(p, pendingOf),
+      reencode: (v) => encode(v as ServerMessage),
+    };
+  });
+}
+
+function encodeServer(c: Codec, v: ServerMessage): Buffer {
+  if (v.kind === 'error') return c.encodeError(v.id, v.error);
+  if (v.kind === 'event') return c.encodeEvent(v);
+  return assert.fail('a result needs its request');
+}
+
+function errorSample(c: Codec): fc.Arbitrary<Sample> {
+  return fc
+    .record({ id: fc.oneof(fc.constant(0), idArb), code: errorCodeArb, message: strArb })
+    .map(({ id, code, message }) => ({
+      frame: c.encodeError(id, { code, message }),
+      expected: { kind: 'error', id, error: { code, message } },
+      decode: (p) => c.decodeServerMessage(p, () => undefined),
+      reencode: (v) => encodeServer(c, v as ServerMessage),
+    }));
+}
+
+function eventSample(c: Codec, event: EventName): fc.Arbitrary<Sample> {
+  return arb(EVENTS[event].data).map((data) => {
+    const expected = { kind: 'event', event, data } as Event;
+    return {
+      frame: c.encodeEvent(expected),
+      expected,
+      decode: (p) => c.decodeServerMessage(p, () => undefined),
+      reencode: (v) => encodeServer(c, v as ServerMessage),
+    };
+  });
+}
+
+const anySample = (c: Codec): fc.Arbitrary<Sample> =>
+  fc.oneof(
+    ...OP_NAMES.map((op) => requestSample(c, op)),
+    ...OP_NAMES.map((op) => resultSample(c, op)),
+    errorSample(c),
+    ...EVENT_NAMES.map((e) => eventSample(c, e)),
+  );
+
+/** Checks the frame's length prefix and that decoding its payload gives the expected value. */
+function roundTrips(s: Sample): void {
+  assert.equal(s.frame.readUInt32BE(0), s.frame.length - 4);
+  const d = s.decode(s.frame.subarray(4));
+  assert.ok(d.ok, d.ok ? '' : `${d.error.code}: ${d.error.message}`);
+  assert.deepEqual(d.value, s.expected);
+}
+
+/** A decode outcome must be a well-formed Decoded value, never an exception. */
+function assertDecoded(d: Decoded<unknown>): void {
+  assert.equal(typeof d.ok, 'boolean');
+  if (!d.ok) {
+    assert.ok((ERROR_CODES as readonly string[]).includes(d.error.code));
+    assert.equal(typeof d.error.message, 'string');
+    assert.ok(Number.isSafeInteger(d.id) && d.id >= 0);
+  }
+}
+
+// ---------- round trips ----------
+
+for (const c of CODECS) {
+  describe(`${c.protocol} codec round trips`, () => {
+    for (const op of OP_NAMES) {
+      test(`${op} request`, () => fc.assert(fc.property(requestSample(c, op), roundTrips)));
+      test(`${op} result`, () => fc.assert(fc.property(resultSample(c, op), roundTrips)));
+    }
+    for (const e of EVENT_NAMES) test(`${e} event`, () => fc.assert(fc.property(eventSample(c, e), roundTrips)));
+    test('error response', () => fc.assert(fc.property(errorSample(c), roundTrips)));
+  });
+}
+
+// ---------- binary specifics ----------
+
+const hex = (h: string): Buffer => Buffer.from(h.replace(/\s+/g, ''), 'hex');
+/** Canonical LEB128, written independently of the codec. */
+function leb128(n: number): string {
+  let v = BigInt(n);
+  let out = '';
+  do {
+    const b = Number(v & 0x7fn) | (v >= 0x80n ? 0x80 : 0);
+    out += b.toString(16).padStart(2, '0');
+    v >>= 7n;
+  } while (v > 0n);
+  return out;
+}
+const PING = OPS.ping.code.toString(16).padStart(2, '0');
+const decodeReq = (h: string) => binaryCodec.decodeRequest(hex(h));
+const errorOf = (d: Decoded<unknown>) => (d.ok ? assert.fail('expected a decode failure') : { id: d.id, code: d.error.code });
+
+describe('binary type byte', () => {
+  test('no request, result, error or event type byte is 0x7B ("{")', () => {
+    for (const d of Object.values(OPS)) {
+      assert.ok(d.code >= 1 && d.code < 0x3b, 'op codes stay below 0x3B');
+      assert.notEqual(d.code, 0x7b);
+      assert.notEqual(0x40 | d.code, 0x7b);
+    }
+    for (const d of Object.values(EVENTS)) assert.notEqual(0x80 | d.code, 0x7b);
+    assert.equal(new Set(Object.values(OPS).map((d) => d.code)).size, OP_NAMES.length, 'op codes are unique');
+    assert.equal(new Set(Object.values(EVENTS).map((d) => d.code)).size, EVENT_NAMES.length, 'event codes are unique');
+  });
+
+  test('no encoded binary payload begins with 0x7B', () =>
+    fc.assert(fc.property(anySample(binaryCodec), (s) => assert.notEqual(s.frame[4], 0x7b))));
+});
+
+describe('binary varints', () => {
+  test('ids are canonical LEB128 up to 2^53-1', () => {
+    for (const id of [1, 127, 128, 300, 16383, 16384, 2 ** 21, 2 ** 35 - 1, 2 ** 49, MAX]) {
+      const frame = binaryCodec.encodeRequest({ kind: 'request', id, op: 'ping', args: {} });
+      assert.equal(frame.subarray(4).toString('hex'), PING + leb128(id));
+    }
+    assert.equal(leb128(MAX), 'ffffffffffffff0f', 'the largest id takes 8 bytes');
+    const d = decodeReq(PING + 'ffffffffffffff0f');
+    assert.ok(d.ok && d.value.id === MAX);
+  });
+
+  test('a varint above 2^53-1 is rejected', () => {
+    // 2^53 in 8 bytes, in the id and in a uint field.
+    assert.deepEqual(errorOf(decodeReq(PING + '8080808080808010')), { id: 0, code: 'BAD_REQUEST' });
+    assert.deepEqual(errorOf(decodeReq('09 01 8080808080808010')), { id: 1, code: 'BAD_REQUEST' });
+    // The 8th byte carries bits 49..55: anything above 0x0f overflows.
+    assert.deepEqual(errorOf(decodeReq(PING + 'ffffffffffffff7f')), { id: 0, code: 'BAD_REQUEST' });
+  });
+
+  test('a varint longer than 8 bytes is rejected', () => {
+    assert.deepEqual(errorOf(decodeReq(PING + '808080808080808000')), { id: 0, code: 'BAD_REQUEST' });
+    assert.deepEqual(errorOf(decodeReq(PING + '8080808080808080')), { id: 0, code: 'BAD_REQUEST' });
+    assert.deepEqual(errorOf(decodeReq(PING + 'ffffffffffffffffff01')), { id: 0, code: 'BAD_REQUEST' });
+  });
+
+  test('string lengths around every varint and buffer-size boundary', () => {
+    // The encoder reserves the length bytes before measuring the UTF-8, then moves the text if it guessed long.
+    for (const n of [0, 1, 42, 43, 127, 128, 5461, 5462, 16383, 16384, 699050, 699051, 2 ** 21 - 1, 2 ** 21]) {
+      for (const unit of ['a', 'é', '☕', '😀']) {
+        const text = unit.repeat(Math.max(0, Math.floor(n / Buffer.byteLength(unit))));
+        const req: Request = { kind: 'request', id: 1, op: 'send', args: { to: 'b', text } };
+        const frame = binaryCodec.encodeRequest(req);
+        const len = leb128(Buffer.byteLength(text));
+        // type 08 (send), id 01, to "b" (01 62), then the text's length.
+        assert.equal(frame.subarray(4, 8 + len.length / 2).toString('hex'), `08010162${len}`);
+        assert.deepEqual(binaryCodec.decodeRequest(frame.subarray(4)), { ok: true, value: req });
+      }
+    }
+  });
+});
+
+describe('binary malformed input', () => {
+  test('an unknown opcode gives UNKNOWN_OP with the request id', () => {
+    const known = new Set<number>(Object.values(OPS).map((d) => d.code));
+    for (let type = 0; type < 256; type++) {
+      if (known.has(type)) continue;
+      const t = type.toString(16).padStart(2, '0');
+      assert.deepEqual(errorOf(decodeReq(t + 'ac02')), { id: 300, code: 'UNKNOWN_OP' }, `type ${t}`);
+    }
+  });
+
+  test('id 0, trailing bytes, bad booleans and presence bytes are rejected', () => {
+    assert.deepEqual(errorOf(decodeReq(PING + '00')), { id: 0, code: 'BAD_REQUEST' });
+    assert.ok(decodeReq(PING + '07').ok);
+    assert.deepEqual(errorOf(decodeReq(PING + '07 00')), { id: 7, code: 'BAD_REQUEST' });
+    // send: to "b", text "c", clientMsgId presence byte 2.
+    assert.deepEqual(errorOf(decodeReq('08 07 0162 0163 02')), { id: 7, code: 'BAD_REQUEST' });
+    const sendResult = hex('48 07 01 01 02 00'); // packed send: id 1, sentAt 1, delivered = 2
+    const pending: PendingInfo = { op: 'send', args: { to: 'b', text: 'c' }, self: 'a' };
+    assert.deepEqual(errorOf(binaryCodec.decodeServerMessage(sendResult, () => pending)), { id: 7, code: 'BAD_REQUEST' });
+  });
+
+  test('an array count larger than the bytes left is rejected at once', () => {
+    // delete_messages with a count of 2^40 ids and two bytes of them.
+    assert.deepEqual(errorOf(decodeReq('0e 05 8080808080200102')), { id: 5, code: 'BAD_REQUEST' });
+  });
+
+  test('server messages: unknown types, unknown requests, and unknown error codes', () => {
+    const none = () => undefined;
+    const dec = (h: string, p: (id: number) => PendingInfo | undefined = none) =>
+      binaryCodec.decodeServerMessage(hex(h), p);
+    for (const t of ['00', '01', '11', '40', '7b', '7f', '80', '87', 'ff'])
+      assert.equal(errorOf(dec(t + '01')).code, 'BAD_REQUEST', `type ${t}`);
+    assert.equal(errorOf(dec('51 01')).code, 'BAD_REQUEST', 'a ping result nobody asked for');
+    const ping: PendingInfo = { op: 'ping', args: {}, self: '' };
+    assert.ok(dec('51 01', () => ping).ok);
+    assert.equal(errorOf(dec('46 01', () => ping)).code, 'BAD_REQUEST', 'a logout result for a ping request');
+    // Error codes outside the table read as INTERNAL, so a newer server's codes don't break older clients.
+    for (const code of ['00', '0e', 'ac02'])
+      assert.deepEqual(dec(`3f 09 ${code} 0178`), { ok: true, value: { kind: 'error', id: 9, error: { code: 'INTERNAL', message: 'x' } } });
+  });
+});
+
+// ---------- robustness, both codecs ----------
+
+/** Any op's pending info, so random results get as far as decoding a body. */
+const pendingArb: fc.Arbitrary<PendingInfo> = fc
+  .constantFrom(...OP_NAMES)
+  .chain((op) =>
+    fc.record({ args: arb(OPS[op].args), self: strArb }).map(({ args, self }) => ({ op, args: args as Args<OpName>, self })),
+  );
+
+type Mutation = { at: number; kind: 'flip' | 'insert' | 'delete'; byte: number };
+const mutationArb = fc.array(
+  fc.record({ at: fc.nat(), kind: fc.constantFrom('flip', 'insert', 'delete'), byte: fc.nat({ max: 255 }) }),
+  { minLength: 1, maxLength: 4 },
+) as fc.Arbitrary<Mutation[]>;
+
+function mutate(payload: Buffer, ms: Mutation[]): Buffer {
+  const b = [...payload];
+  for (const m of ms) {
+    const at = b.length === 0 ? 0 : m.at % (b.length + (m.kind === 'insert' ? 1 : 0));
+    if (m.kind === 'insert') b.splice(at, 0, m.byte);
+    else if (b.length === 0) continue;
+    else if (m.kind === 'delete') b.splice(at, 1);
+    else b[at] = b[at]! ^ (m.byte || 1);
+  }
+  return Buffer.from(b);
+}
+
+/** JSON can give -0 for a uint ("-0" is a valid number); it re-encodes as 0, which is the same id or count. */
+const normalize = (v: unknown): unknown =>
+  JSON.parse(JSON.stringify(v, (_k, x: unknown) => (Object.is(x, -0) ? 0 : x instanceof Uint8Array ? [...x] : x)));
+
+for (const c of CODECS) {
+  describe(`${c.protocol} codec robustness`, () => {
+    test('every truncation of a valid payload is {ok:false}, never a throw', () =>
+      fc.assert(
+        fc.property(anySample(c), (s) => {
+          const payload = s.frame.subarray(4);
+          for (let i = 0; i < payload.length; i++) {
+            const d = s.decode(payload.subarray(0, i));
+            assertDecoded(d);
+            assert.equal(d.ok, false, `a payload cut to ${i} of ${payload.length} bytes decoded`);
+          }
+        }),
+      ));
+
+    test('mutated payloads never throw; what decodes re-encodes to the same value', () =>
+      fc.assert(
+        fc.property(anySample(c), mutationArb, (s, ms) => {
+          const d = s.decode(mutate(s.frame.subarray(4), ms));
+          assertDecoded(d);
+          if (!d.ok) return;
+          const again = s.decode(s.reencode(d.value).subarray(4));
+          assert.ok(again.ok);
+          assert.deepEqual(normalize(again.value), normalize(d.value));
+        }),
+        { numRuns: 500 },
+      ));
+
+    test('random bytes never throw', () =>
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 64 }), pendingArb, (bytes, pending) => {
+          const payload = Buffer.from(bytes);
+          assertDecoded(c.decodeRequest(payload));
+          assertDecoded(c.decodeServerMessage(payload, () => pending));
+        }),
+        { numRuns: 500 },
+      ));
+
+    test('random JSON values never throw', () =>
+      fc.assert(
+        fc.property(fc.json(), pendingArb, (text, pending) => {
+          const payload = Buffer.from(text, 'utf8');
+          assertDecoded(c.decodeRequest(payload));
+          assertDecoded(c.decodeServerMessage(payload, () => pending));
+        }),
+      ));
+  });
+}
+
+// ---------- JSON specifics ----------
+
+describe('JSON malformed input gives typed errors', () => {
+  const req = (text: string) => jsonCodec.decodeRequest(Buffer.from(text, 'utf8'));
+  const bad = (text: string, id: number, code: ErrorCode = 'BAD_REQUEST') =>
+    assert.deepEqual(errorOf(req(text)), { id, code }, text);
+
+  test('non-objects and invalid JSON', () => {
+    for (const t of ['[]', '[{"id":1,"op":"ping"}]', '1', '"x"', 'null', 'true', '', '{', '{"id":1,', 'not json'])
+      bad(t, 0);
+  });
+
+  test('ids that are missing, 0, negative, fractional, too large or not numbers', () => {
+    for (const id of ['0', '-1', '1.5', '"1"', 'null', '9007199254740992', '1e400', 'true', '[1]'])
+      bad(`{"id":${id},"op":"ping","args":{}}`, 0);
+    bad('{"op":"ping","args":{}}', 0);
+    assert.ok(req('{"id":9007199254740991,"op":"ping"}').ok);
+  });
+
+  test('unknown ops give UNKNOWN_OP with the id preserved', () => {
+    for (const op of ['nope', 'PING', '__proto__', 'toString', 'constructor', ''])
+      bad(`{"id":42,"op":${JSON.stringify(op)},"args":{}}`, 42, 'UNKNOWN_OP');
+    bad('{"id":42,"op":7}', 42);
+    bad('{"id":42}', 42);
+  });
+
+  test('arguments of the wrong type', () => {
+    bad('{"id":5,"op":"send","args":[]}', 5);
+    bad('{"id":5,"op":"send","args":"x"}', 5);
+    bad('{"id":5,"op":"send"}', 5); // missing args are {}, which lacks `to`
+    bad('{"id":5,"op":"send","args":{"to":1,"text":"x"}}', 5);
+    bad('{"id":5,"op":"send","args":{"to":"b","text":"x","clientMsgId":null}}', 5); // opt is not nullable
+    for (const n of ['-1', '1.5', '"5"', 'true', '9007199254740992', 'null'])
+      bad(`{"id":5,"op":"fetch_pending","args":{"limit":${n}}}`, 5);
+    bad('{"id":5,"op":"delete_messages","args":{"ids":[1,"2"]}}', 5);
+    bad('{"id":5,"op":"delete_messages","args":{"ids":{"0":1}}}', 5);
+    // Where the table says nullable, null is a value; unknown members are ignored.
+    assert.deepEqual(req('{"id":5,"op":"list_accounts","args":{"pattern":"","cursor":null,"x":1},"y":2}'), {
+      ok: true,
+      value: { kind: 'request', id: 5, op: 'list_accounts', args: { pattern: '', cursor: null } },
+    });
+  });
+
+  test('bytes must be padded standard base64', () => {
+    const proof = (b64: string) => `{"id":3,"op":"login_finish","args":{"nonce":"n","proof":${JSON.stringify(b64)}}}`;
+    for (const b of ['abc', 'YQ', 'YQ=', 'ab$=', 'YW Jj', 'YWJj\n', 'YQ==YQ==', '-_-_', '====', 'A===']) bad(proof(b), 3);
+    bad(`{"id":3,"op":"login_finish","args":{"nonce":"n","proof":[1,2]}}`, 3);
+    for (const [b, bytes] of [['', ''], ['YQ==', '61'], ['YWI=', '6162'], ['YWJj', '616263'], ['+/8=', 'fbff']]) {
+      const d = req(proof(b!));
+      assert.ok(d.ok && d.value.op === 'login_finish');
+      assert.equal(Buffer.from(d.value.args.proof).toString('hex'), bytes);
+    }
+  });
+
+  test('server messages: unknown events, unknown requests, unknown error codes', () => {
+    const dec = (text: string, p?: PendingInfo) => jsonCodec.decodeServerMessage(Buffer.from(text), () => p);
+    assert.equal(errorOf(dec('{"event":"nope","data":{}}')).code, 'BAD_REQUEST');
+    assert.equal(errorOf(dec('{"event":"presence","data":{"username":"a"}}')).code, 'BAD_REQUEST');
+    assert.equal(errorOf(dec('{"id":4,"ok":true,"result":{}}')).code, 'BAD_REQUEST', 'nobody asked');
+    assert.deepEqual(errorOf(dec('{"id":4,"ok":false,"error":{"code":"BAD_REQUEST"}}')), { id: 4, code: 'BAD_REQUEST' });
+    assert.deepEqual(dec('{"id":0,"ok":false,"error":{"code":"SOMETHING_NEW","message":"m"}}'), {
+      ok: true,
+      value: { kind: 'error', id: 0, error: { code: 'INTERNAL', message: 'm' } },
+    });
+    const ping: PendingInfo = { op: 'ping', args: {}, self: '' };
+    assert.ok(dec('{"id":4,"ok":true,"result":{}}', ping).ok);
+    assert.equal(errorOf(dec('{"id":4,"ok":true,"result":[]}', ping)).code, 'BAD_REQUEST');
+  });
+});
