@@ -158,7 +158,8 @@ function write(w: Writer, s: Schema, v: unknown): void {
       return w.byte(v ? 1 : 0);
     case 'opt':
     case 'nullable':
-      if (v === undefined || v === null) return w.byte(0);
+      // opt: absent is undefined; nullable: absent is null (so opt(nullable(T)) writes null as 01 00).
+      if (s.kind === 'opt' ? v === undefined : v === null) return w.byte(0);
       w.byte(1);
       return write(w, s.of, v);
     case 'arr': {

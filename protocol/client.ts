@@ -5,7 +5,7 @@
  * its clientMsgId, so nothing is lost and nothing is duplicated.
  */
 import { randomBytes } from 'node:crypto';
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { binaryCodec } from './binary.js';
 import type { Codec, PendingInfo, Protocol } from './codec.js';
@@ -28,6 +28,10 @@ export class JoChatError extends Error {
     this.name = 'JoChatError';
   }
 }
+
+/** True for a JoChatError, also one made by another bundle's copy of this module (e.g. a test suite's). */
+export const isJoChatError = (e: unknown): e is JoChatError =>
+  e instanceof JoChatError || (e instanceof Error && e.name === 'JoChatError' && typeof (e as JoChatError).code === 'string');
 
 export type ConnectionState = 'offline' | 'connecting' | 'online';
 
@@ -351,7 +355,8 @@ export class JoChatClient extends Emitter<ClientEvents> {
     const { host, port, tls } = this.opts;
     return new Promise((resolve, reject) => {
       const s: Socket = tls
-        ? tlsConnect({ host, port, servername: host, ...(tls === true ? {} : tls) }, () => done())
+        ? // SNI carries host names only (RFC 6066): an IP address is no servername.
+          tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...(tls === true ? {} : tls) }, () => done())
         : netConnect({ host, port }, () => done());
       const done = (): void => {
         s.off('error', fail);

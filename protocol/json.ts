@@ -141,6 +141,7 @@ export const jsonCodec: Codec = {
         };
         return { ok: true, value: { kind: 'error', id, error } };
       }
+      if (v['ok'] !== true) throw new DecodeFailure('BAD_REQUEST', 'a response needs "ok": true or false');
       const pending = pendingOf(id);
       if (!pending) throw new DecodeFailure('BAD_REQUEST', `a result for unknown request ${id}`);
       const result = fromJson(OPS[pending.op].result, v['result'], 'result');

@@ -160,7 +160,11 @@ function caseOf(v: Vector): Case {
       const name = String(x['event']);
       assert.ok(isEventName(name), `unknown event ${name}`);
       const ev = { kind: 'event', event: name, data: typed(EVENTS[name].data, x['data'], 'data') } as Event;
-      return { expected: ev, encode: (c) => c.encodeEvent(ev), decode: (c, p) => c.decodeServerMessage(p, () => undefined) };
+      return {
+        expected: ev,
+        encode: (c) => c.encodeEvent(ev),
+        decode: (c, p) => c.decodeServerMessage(p, () => undefined),
+      };
     }
     default:
       return assert.fail(`unknown kind ${String(x['kind'])}`);
