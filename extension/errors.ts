@@ -1,6 +1,6 @@
 /** Errors in plain words for a person, with a "Show Log" action; never a stack or a bare code. */
 import * as vscode from 'vscode';
-import { JoChatError, type ClientErrorCode } from '../protocol/client.js';
+import { isJoChatError, type ClientErrorCode } from '../protocol/client.js';
 
 const PLAIN: Partial<Record<ClientErrorCode, string>> = {
   OFFLINE: 'JoChat is not connected to its server.',
@@ -19,7 +19,7 @@ const PLAIN: Partial<Record<ClientErrorCode, string>> = {
 
 /** A sentence for a person: the plain meaning of the code, and the server's own words when they add something. */
 export function describeError(e: unknown): string {
-  if (e instanceof JoChatError) {
+  if (isJoChatError(e)) {
     const plain = PLAIN[e.code];
     if (!plain) return capitalize(e.message);
     // The server's message often says exactly what is wrong (e.g. which name is taken): keep it when it differs.

@@ -19,5 +19,8 @@ await Promise.all([
   build({ ...node, entryPoints: { server: 'server/main.ts' }, outdir: 'dist', external: ['better-sqlite3'] }),
   build({ ...node, entryPoints: { extension: 'extension/extension.ts' }, outdir: 'dist', external: ['vscode'] }),
   build({ ...common, entryPoints: { webview: 'webview/main.ts' }, outdir: 'dist', platform: 'browser', format: 'iife', target: 'es2022' }),
+  // The in-host test suite (not shipped): mocha comes from node_modules at run time.
+  production ||
+    build({ ...node, entryPoints: { 'test/suite': 'test/extension-host/index.ts' }, outdir: 'dist', external: ['vscode', 'mocha'] }),
 ]);
 copyFileSync('webview/style.css', 'dist/webview.css');

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const SERVER_BUNDLE = resolve(__dirname, '../../dist/server.js');
+/** The server runs on plain Node.js; inside desktop VS Code's extension host process.execPath is Electron. */
+const NODE = process.env['JOCHAT_TEST_NODE'] ?? (process.versions['electron'] ? 'node' : process.execPath);
 
 export interface TestServer {
   port: number;
@@ -38,7 +40,7 @@ export function startServer(opts: StartOptions = {}): Promise<TestServer> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'jochat-test-'));
   const db = join(dir, 'jochat.db');
   const args = [SERVER_BUNDLE, '--port', String(opts.port ?? 0), '--db', db, '--synchronous', 'normal', ...(opts.args ?? [])];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  const proc = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   return new Promise((resolveStart, reject) => {
