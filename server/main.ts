@@ -29,13 +29,6 @@ async function main(): Promise<void> {
   }
   const { address, port } = server.address;
   const host = address.includes(':') ? `[${address}]` : address;
-  log.info('listening', {
-    address: `${host}:${port}`,
-    protocol: config.protocol,
-    tls: Boolean(config.tlsCert),
-    db: config.db,
-    version: SERVER_VERSION,
-  });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -48,6 +41,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Only now: whoever waits for this line may send a signal at once, and it must find the handlers in place.
+  log.info('listening', {
+    address: `${host}:${port}`,
+    protocol: config.protocol,
+    tls: Boolean(config.tlsCert),
+    db: config.db,
+    version: SERVER_VERSION,
+  });
 }
 
 /** Start-up failures in plain words. */
