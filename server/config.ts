@@ -139,7 +139,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     if (!m) throw new Error(`unexpected argument "${a}" (see --help)`);
     const name = m[1]!;
     if (name !== 'config' && !OPTIONS.some((o) => o.name === name)) throw new Error(`unknown option --${name} (see --help)`);
-    const value = m[2] ?? argv[++i];
+    const value = m[2] ?? (argv[i + 1]?.startsWith('--') ? undefined : argv[++i]);
     if (value === undefined) throw new Error(`--${name} needs a value`);
     cli.set(name, value);
   }

@@ -83,7 +83,12 @@ export class Hub {
   /** Logs a connection in; an older connection of the same account is signed out (takeover). */
   attach(conn: Connection, account: { id: number; username: string }, tokenHash: Buffer): Session {
     const prev = this.online.get(account.id);
-    if (prev && prev !== conn) this.endSession(prev, 'signed_in_elsewhere');
+    if (prev && prev !== conn) {
+      // The same token resuming on a new connection is that client back (the server has not yet seen its old
+      // connection die): the token moves with the session instead of being revoked under it.
+      if (prev.session?.tokenHash?.equals(tokenHash)) prev.session.tokenHash = undefined;
+      this.endSession(prev, 'signed_in_elsewhere');
+    }
     const session = new Session(account.id, account.username, tokenHash).reload(this.store);
     conn.session = session;
     this.online.set(account.id, conn);
