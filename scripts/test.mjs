@@ -22,5 +22,5 @@ function testFiles(path) {
 const targets = process.argv.slice(2);
 run(process.execPath, ['scripts/build.mjs']);
 run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit']);
-const files = (targets.length ? targets : ['test/unit', 'test/integration']).flatMap(testFiles);
+const files = (targets.length ? targets : ['test/unit', 'test/integration', 'test/vscode']).flatMap(testFiles);
 run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files]);

@@ -2,9 +2,9 @@
 //   - Debian packages: chromium (the browser Playwright drives), ripgrep (code-server's search), and the
 //     headers that code-server's native modules compile against;
 //   - code-server 4.100.3 (VS Code 1.100.3 on the system Node 20) in <repo>/.cache/code-server-4.100.3/.
-// code-server's own postinstall downloads ripgrep from the internet, which these machines cannot reach, so the
-// install follows docs in shared/VSCODE.md by hand: scripts off, native modules rebuilt, Debian's rg, postinstall
-// links redone. A stamp file marks a finished install; with it present this is a fast no-op.
+// code-server's install scripts download ripgrep from the internet, which these machines cannot reach, so this
+// follows the by-hand recipe of shared/VSCODE.md: scripts off, native modules rebuilt, Debian's rg, the
+// postinstall links redone. A stamp file marks a finished install; with it present this is a fast no-op.
 //
 // CLI:    node scripts/vscode-setup.mjs
 // Module: const { codeServerBin, chromium } = await ensureVsCodeTestEnv();
@@ -56,7 +56,7 @@ function missingAptPackages() {
       .map(([name]) => name.replace(/:.*$/, '')),
   );
   const missing = APT_PACKAGES.filter((p) => !installed.has(p));
-  // A package can be "installed" while the binary is gone (or from elsewhere on PATH); trust the file we use.
+  // dpkg can call a package installed while the file we run is gone: check the files too.
   if (!missing.includes('chromium') && !existsSync(CHROMIUM)) missing.push('chromium');
   if (!missing.includes('ripgrep') && !existsSync(RG)) missing.push('ripgrep');
   return missing;
@@ -172,7 +172,8 @@ async function installCodeServer() {
   await run('load the native modules of lib/vscode', process.execPath, ['-e', natives.map((n) => `require(${JSON.stringify(n)});`).join('')], { cwd: vscode });
 
   // Step 5. The stamp is written only after the installed server answers with the right version.
-  const out = await run('code-server --version', CODE_SERVER_BIN, ['--version'], { cwd: PREFIX });
+  // CODE_SERVER_CONFIG: its first run writes a default config, which belongs in the cache, not in ~/.config.
+  const out = await run('code-server --version', CODE_SERVER_BIN, ['--version'], { cwd: PREFIX, env: { CODE_SERVER_CONFIG: join(PREFIX, 'config.yaml') } });
   check(out.includes(CODE_SERVER_VERSION), `code-server --version did not print ${CODE_SERVER_VERSION}:\n${out}`);
   writeFileSync(STAMP, `${out.trim()}\n${new Date().toISOString()}\n`);
 }
@@ -255,6 +256,8 @@ export async function ensureVsCodeTestEnv() {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // A closed stderr (e.g. piped into head) must not crash a setup half-way and leave its lock behind.
+  process.stderr.on('error', () => {});
   ensureVsCodeTestEnv().then(
     ({ codeServerBin, chromium }) => {
       say(`code-server: ${codeServerBin}`);
