@@ -56,7 +56,7 @@ export class Delivery {
       const s = stored[i]!;
       if (s.duplicate) {
         // A retry of a send that was already stored: answer as before, push nothing again.
-        q.conn.result(q.reqId, 'send', { message: s.duplicate, delivered: false }, q.args);
+        q.conn.result(q.reqId, 'send', { message: s.duplicate, delivered: s.delivered }, q.args);
         continue;
       }
       const message = {

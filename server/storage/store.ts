@@ -31,8 +31,13 @@ export interface NewMessage {
   clientMsgId: string | undefined;
 }
 
-/** A stored send: its id, or the earlier message when the clientMsgId was seen before. */
-export type Inserted = { id: number; duplicate: undefined } | { id: number; duplicate: Message };
+/**
+ * A stored send: its id, or the earlier message when the clientMsgId was seen before, with whether that one has
+ * reached its recipient (pushed or fetched: no longer pending).
+ */
+export type Inserted =
+  | { id: number; duplicate: undefined }
+  | { id: number; duplicate: Message; delivered: boolean };
 
 interface MessageRow {
   id: number;
@@ -103,7 +108,7 @@ export class Store {
          VALUES (?, ?, ?, ?, ?, 1, ?)
          ON CONFLICT (sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING`,
       ),
-      msgByClientId: p(`SELECT ${MESSAGE_COLUMNS} WHERE m.sender_id = ? AND m.client_msg_id = ?`),
+      msgByClientId: p(`SELECT m.pending, ${MESSAGE_COLUMNS} WHERE m.sender_id = ? AND m.client_msg_id = ?`),
       msgById: p(`SELECT ${MESSAGE_COLUMNS} WHERE m.id = ?`),
       msgOwners: p('SELECT sender_id AS senderId, recipient_id AS recipientId, unread FROM messages WHERE id = ?'),
       msgDelete: p('DELETE FROM messages WHERE id = ?'),
@@ -224,8 +229,8 @@ export class Store {
       batch.map((m): Inserted => {
         const r = this.s.msgInsert.run(m.senderId, m.recipientId, m.text, m.sentAt, m.pending ? 1 : 0, m.clientMsgId);
         if (r.changes === 1) return { id: Number(r.lastInsertRowid), duplicate: undefined };
-        const dup = toMessage(this.s.msgByClientId.get(m.senderId, m.clientMsgId) as MessageRow);
-        return { id: dup.id, duplicate: dup };
+        const row = this.s.msgByClientId.get(m.senderId, m.clientMsgId) as MessageRow & { pending: number };
+        return { id: row.id, duplicate: toMessage(row), delivered: row.pending === 0 };
       }),
     )();
   }

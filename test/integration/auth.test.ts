@@ -306,6 +306,15 @@ for (const protocol of PROTOCOLS) {
         assert.deepEqual(Buffer.from(r1.salt), Buffer.from(r2.salt));
       });
 
+      test('login_start refuses a bad client nonce with BAD_REQUEST', async () => {
+        const c = await client(protocol);
+        const name = uniqueName('nonce');
+        for (const clientNonce of ['', 'has,comma', 'has space', 'x'.repeat(129), 'ünï'])
+          await assert.rejects(c.request('login_start', { username: name, clientNonce }), isCode('BAD_REQUEST'), clientNonce);
+        const ok = await c.request('login_start', { username: name, clientNonce: 'x'.repeat(128) });
+        assert.ok(ok.nonce.startsWith('x'.repeat(128)));
+      });
+
       test('a login_start nonce is single-use', async () => {
         const name = uniqueName('erin');
         await (await signedUpAs(protocol, name)).c.logout();
@@ -449,6 +458,21 @@ for (const protocol of PROTOCOLS) {
         assert.deepEqual(await logA.wait('session_ended'), { reason: 'signed_in_elsewhere' });
         await assert.rejects(a.request('counts', {}), isCode('NOT_LOGGED_IN'));
       });
+      test('resuming while the server still holds the old connection keeps the token alive for the next resume', async () => {
+        // A reload or a network change: the client reconnects and resumes with its token before the server has
+        // noticed that the old connection is dead. The session moves to the new connection, and the token it holds
+        // must keep working (C4), or the next reload would ask for the password.
+        const name = uniqueName('quinn');
+        const { c: old, token } = await signedUpAs(protocol, name);
+        const logOld = new EventLog(old);
+        const fresh = await client(protocol);
+        assert.equal((await fresh.resume(token)).username, name);
+        await logOld.wait('session_ended', (d) => d.reason === 'signed_in_elsewhere');
+        fresh.close(); // the next reload
+        const again = await client(protocol);
+        const r = await again.resume(token);
+        assert.equal(r.username, name);
+      });
     });
 
     describe('log out (C5) and password change (C12b)', () => {
@@ -586,8 +610,8 @@ for (const protocol of PROTOCOLS) {
         const logP = new EventLog(p);
         const logBy = new EventLog(by);
 
-        await a.send(peer, 'from a, unread');
-        await p.send(name, 'from p');
+        const sentByA = (await a.send(peer, 'from a, unread')).message.id;
+        const sentByP = (await p.send(name, 'from p')).message.id;
         await p.send(bystander, 'p to by');
         assert.equal((await a.send(away, 'pending for q')).delivered, false);
         await logP.wait('message', (d) => d.message.text === 'from a, unread');
@@ -610,6 +634,11 @@ for (const protocol of PROTOCOLS) {
         );
         await assert.rejects(p.request('history', { peer: name }), isCode('NO_SUCH_USER'));
         await assert.rejects(p.request('send', { to: name, text: 'hello?' }), isCode('NO_SUCH_USER'));
+        // both directions are really gone (not just hidden): deleting them finds nothing to delete
+        assert.deepEqual(await p.request('delete_messages', { ids: [sentByA, sentByP] }), {
+          deleted: [],
+          refused: [sentByA, sentByP],
+        });
         // someone who never talked to it is not told
         await barrier(by);
         assert.equal(logBy.of('account_deleted').length, 0);
@@ -639,6 +668,46 @@ for (const protocol of PROTOCOLS) {
         assert.deepEqual((await y.request('conversations', {})).conversations, []);
         const z = await client(protocol);
         await assert.rejects(z.resume(token), isCode('AUTH_FAILED'), 'an old token must not open the new account');
+      });
+    });
+
+    describe('heartbeat (C13)', () => {
+      let idle: TestServer;
+      before(async () => {
+        idle = await startServer({ args: ['--idle-timeout', '1'] });
+      });
+      after(async () => {
+        await idle.stop();
+        idle.cleanup();
+      });
+
+      test('a silent connection is closed after the idle timeout and its session ends; a pinging one stays', async () => {
+        const silent = await connectClient(idle, protocol, { reconnect: false, pingIntervalMs: 600_000 });
+        const chatty = await connectClient(idle, protocol, { reconnect: false, pingIntervalMs: 100 });
+        clients.push(silent, chatty);
+        const sName = uniqueName('silent');
+        const cName = uniqueName('chatty');
+        const { token } = await silent.signup(sName, PASSWORD);
+        await chatty.signup(cName, PASSWORD);
+        const logS = new EventLog(silent);
+        const logC = new EventLog(chatty);
+        const closed = new Promise<void>((resolve) => silent.on('state', (st) => st === 'offline' && resolve()));
+        const t0 = Date.now();
+        await silent.send(cName, 'then silence'); // a conversation, so chatty sees silent's presence
+
+        assert.deepEqual(await logS.wait('session_ended', () => true, 5000), { reason: 'idle' });
+        await closed;
+        assert.ok(Date.now() - t0 >= 900, 'not closed before the idle timeout');
+        await logC.wait('presence', (d) => d.username === sName && !d.online, 5000);
+        // the pinging connection outlived the silent one and is still logged in
+        assert.deepEqual(await chatty.request('counts', {}), { pending: 0, unread: 1, byPeer: [{ peer: sName, unread: 1 }] });
+        assert.equal(chatty.state, 'online');
+        // idle is not a logout: the token resumes
+        const back = await connectClient(idle, protocol, { reconnect: false });
+        clients.push(back);
+        assert.equal((await back.resume(token)).username, sName);
+        back.close();
+        chatty.close();
       });
     });
 

@@ -202,6 +202,9 @@ for (const protocol of PROTOCOLS) {
         const r2 = await a.c.request('send', { to: b.name, text: 'once', clientMsgId: 'retry-1' });
         assert.equal(r2.message.id, r1.message.id);
         assert.equal(r2.message.sentAt, r1.message.sentAt);
+        // the retry tells the truth about the first one: it reached bob, who is online
+        assert.equal(r1.delivered, true);
+        assert.equal(r2.delivered, true);
         // both at once (one group commit)
         const [r3, r4] = await Promise.all([
           a.c.request('send', { to: b.name, text: 'twice at once', clientMsgId: 'retry-2' }),
@@ -246,6 +249,25 @@ for (const protocol of PROTOCOLS) {
           ids,
         );
         await b.log.wait('counts', (d) => d.unread === n);
+      });
+      test('with several senders at once, pushes to one recipient still come in id order', async () => {
+        const b = await user(protocol, 'bob');
+        const senders = await Promise.all([user(protocol, 's1'), user(protocol, 's2'), user(protocol, 's3')]);
+        const n = 60;
+        const acks = await Promise.all(
+          senders.flatMap((s) => Array.from({ length: n }, (_, i) => s.c.send(b.name, `${s.name}:${i}`))),
+        );
+        const all = new Set(acks.map((r) => r.message.id));
+        assert.equal(all.size, acks.length, 'every message has its own id');
+        for (const s of senders) {
+          const mine = acks.filter((r) => r.message.from === s.name).map((r) => r.message.id);
+          assert.ok(increasing(mine), 'ids follow each sender\'s order');
+        }
+        await b.log.wait('message', () => b.log.of('message').length === acks.length);
+        const got = b.log.of('message').map((d) => d.message);
+        assert.ok(increasing(got.map((m) => m.id)), 'pushed in commit (id) order');
+        assert.deepEqual(new Set(got.map((m) => m.id)), all);
+        assert.ok(got.every((m, i) => i === 0 || m.sentAt >= got[i - 1]!.sentAt), 'sentAt never goes back');
       });
     });
 
@@ -305,6 +327,43 @@ for (const protocol of PROTOCOLS) {
           f.messages.map((m) => m.text),
           Array.from({ length: n }, (_, i) => `p${i}`),
         );
+      });
+
+      test('pages of large messages stay within the 1 MiB frame: fetch and history split them', async () => {
+        const a = await user(protocol, 'alice');
+        const bName = await offlineUser(protocol, 'bob');
+        // 70 × 16384 bytes is over 1 MiB in any encoding; control characters take 6 bytes each in JSON (\u0001)
+        const texts = Array.from({ length: 70 }, (_, i) =>
+          i % 2 === 0 ? String(i).padEnd(SPEC_MAX_TEXT, 'x') : String(i).padEnd(SPEC_MAX_TEXT, '\u0001'),
+        );
+        for (const t of texts) await a.c.send(bName, t);
+        // a client that refuses frames over SPEC's 1 MiB default: an oversized page would drop its connection
+        const c = await connectClient(server, protocol, { reconnect: false, maxFrame: 1024 * 1024 });
+        clients.push(c);
+        assert.equal((await c.login(bName, PASSWORD)).pending, texts.length);
+        const got: string[] = [];
+        let remaining = texts.length;
+        let fetches = 0;
+        while (remaining > 0) {
+          const f = await c.request('fetch_pending', { limit: 500 });
+          assert.ok(f.messages.length > 0, 'every fetch makes progress');
+          assert.equal(f.remaining, remaining - f.messages.length);
+          got.push(...f.messages.map((m) => m.text));
+          remaining = f.remaining;
+          assert.ok(++fetches <= texts.length);
+        }
+        assert.ok(fetches > 1, 'the messages did not fit one frame, so it took several fetches');
+        assert.deepEqual(got, texts);
+        const pages: string[] = [];
+        let before: number | undefined;
+        for (;;) {
+          const h = await c.request('history', { peer: a.name, limit: 500, ...(before === undefined ? {} : { before }) });
+          pages.push(...h.messages.map((m) => m.text));
+          if (!h.more) break;
+          assert.ok(h.messages.length > 0);
+          before = h.messages[h.messages.length - 1]!.id;
+        }
+        assert.deepEqual(pages, [...texts].reverse());
       });
 
       test('fetch_pending limit 0 → BAD_REQUEST, 501 → TOO_MANY, 500 is fine', async () => {
@@ -659,7 +718,7 @@ for (const protocol of PROTOCOLS) {
         await barrier(stranger.c);
         assert.deepEqual(stranger.log.of('presence'), []);
 
-        // resume counts as logging in
+        // logging in again on a new connection is announced too
         const a2 = await login(protocol, a.name);
         await b.log.wait('presence', () => b.log.of('presence').filter(isA(true)).length === 2);
         // and the presence of b is seen by a when b logs out
