@@ -1,7 +1,8 @@
 /** Client-side helpers for integration tests: connected clients, quick sign-ups, waiting for events. */
-import { JoChatClient, type ClientOptions } from '../../protocol/client.js';
+import assert from 'node:assert/strict';
+import { JoChatClient, JoChatError, type ClientErrorCode, type ClientOptions } from '../../protocol/client.js';
 import type { Protocol } from '../../protocol/codec.js';
-import type { Event, EventData, EventName } from '../../protocol/ops.js';
+import type { Event, EventData, EventName, Message } from '../../protocol/ops.js';
 import { MIN_ITERATIONS } from '../../protocol/limits.js';
 import type { TestServer } from './server.js';
 
@@ -80,4 +81,27 @@ export class EventLog {
       });
     });
   }
+}
+
+/** For assert.rejects: the error is a JoChatError with this code and a human-readable message. */
+export const isCode =
+  (code: ClientErrorCode) =>
+  (e: unknown): boolean => {
+    assert.ok(e instanceof JoChatError, `expected a JoChatError, got ${String(e)}`);
+    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
+    assert.ok(e.message.length > 0, 'every error carries a human-readable message');
+    return true;
+  };
+
+/** The whole conversation with `peer`, oldest first. */
+export async function allHistory(c: JoChatClient, peer: string): Promise<Message[]> {
+  const out: Message[] = [];
+  let before: number | undefined;
+  for (;;) {
+    const page = await c.request('history', { peer, limit: 500, ...(before === undefined ? {} : { before }) });
+    out.push(...page.messages);
+    if (!page.more || page.messages.length === 0) break;
+    before = page.messages.at(-1)!.id;
+  }
+  return out.reverse();
 }

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { JoChatClient, JoChatError, type ClientErrorCode } from '../../protocol/client.js';
+import type { JoChatClient } from '../../protocol/client.js';
 import type { Protocol } from '../../protocol/codec.js';
 import type { Result } from '../../protocol/ops.js';
-import { connectClient, EventLog, PROTOCOLS } from '../helpers/clients.js';
+import { connectClient, EventLog, PROTOCOLS , isCode } from '../helpers/clients.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const PASSWORD = 'correct horse';
@@ -26,15 +26,6 @@ after(async () => {
   await server.stop();
   server.cleanup();
 });
-
-const isCode =
-  (code: ClientErrorCode) =>
-  (e: unknown): boolean => {
-    assert.ok(e instanceof JoChatError, `expected a JoChatError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    assert.ok(e.message.length > 0, 'every error carries a human-readable message');
-    return true;
-  };
 
 /**
  * A random token: the names of one describe block start with it, so searches can be exact. Its letters are none

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { binaryCodec } from '../../protocol/binary.js';
-import { JoChatClient, JoChatError, type ClientErrorCode } from '../../protocol/client.js';
+import { JoChatClient, JoChatError } from '../../protocol/client.js';
 import type { Codec, PendingInfo, Protocol } from '../../protocol/codec.js';
 import { FrameReader } from '../../protocol/framing.js';
 import { jsonCodec } from '../../protocol/json.js';
 import type { ServerMessage } from '../../protocol/ops.js';
 import { authMessage, clientProof, deriveKeys, newKeys, newNonce, serverSignature } from '../../protocol/scram.js';
-import { connectClient, EventLog, PROTOCOLS, uniqueName } from '../helpers/clients.js';
+import { connectClient, EventLog, PROTOCOLS, uniqueName , isCode } from '../helpers/clients.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const PASSWORD = 'correct horse';
@@ -38,15 +38,6 @@ after(async () => {
   await server.stop();
   server.cleanup();
 });
-
-const isCode =
-  (code: ClientErrorCode) =>
-  (e: unknown): boolean => {
-    assert.ok(e instanceof JoChatError, `expected a JoChatError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    assert.ok(e.message.length > 0, 'every error carries a human-readable message');
-    return true;
-  };
 
 /** The error a promise rejects with (it must reject with a JoChatError). */
 async function errorOf(p: Promise<unknown>): Promise<JoChatError> {

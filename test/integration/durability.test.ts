@@ -7,8 +7,7 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { JoChatError, type JoChatClient } from '../../protocol/client.js';
 import type { Protocol } from '../../protocol/codec.js';
-import type { Message } from '../../protocol/ops.js';
-import { EventLog, PROTOCOLS, connectClient, uniqueName } from '../helpers/clients.js';
+import { EventLog, PROTOCOLS, connectClient, uniqueName , allHistory } from '../helpers/clients.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const servers: TestServer[] = [];
@@ -38,18 +37,6 @@ async function account(
   return { client, name, password, token: r.token };
 }
 
-/** The whole conversation with `peer`, oldest first. */
-async function allHistory(c: JoChatClient, peer: string): Promise<Message[]> {
-  const out: Message[] = [];
-  let before: number | undefined;
-  for (;;) {
-    const page = await c.request('history', { peer, limit: 500, ...(before === undefined ? {} : { before }) });
-    out.push(...page.messages);
-    if (!page.more || page.messages.length === 0) break;
-    before = page.messages.at(-1)!.id;
-  }
-  return out.reverse();
-}
 
 /** Reads stored messages straight from the database file (the server may be dead). */
 function storedMessages(dbFile: string, ids: readonly number[]): Map<number, { text: string; sender: string; recipient: string }> {

@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { JoChatError, type ClientOptions, type ConnectionState, type JoChatClient } from '../../protocol/client.js';
 import type { Protocol } from '../../protocol/codec.js';
 import type { Message, Result } from '../../protocol/ops.js';
-import { EventLog, PROTOCOLS, connectClient, signedUp, uniqueName } from '../helpers/clients.js';
+import { EventLog, PROTOCOLS, connectClient, signedUp, uniqueName , allHistory } from '../helpers/clients.js';
 import { RawConnection, rawSignup } from '../helpers/raw.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -55,17 +55,6 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]).finally(() => clearTimeout(t));
 }
 
-async function allHistory(c: JoChatClient, peer: string): Promise<Message[]> {
-  const out: Message[] = [];
-  let before: number | undefined;
-  for (;;) {
-    const page = await c.request('history', { peer, limit: 500, ...(before === undefined ? {} : { before }) });
-    out.push(...page.messages);
-    if (!page.more || page.messages.length === 0) break;
-    before = page.messages.at(-1)!.id;
-  }
-  return out.reverse();
-}
 
 /** Every text exactly once, in the order given. */
 function assertExactlyOnce(history: Message[], texts: string[]): void {
