@@ -26,7 +26,7 @@ export function activate(context: vscode.ExtensionContext): JoChatApi {
   const log = vscode.window.createOutputChannel('JoChat', { log: true });
   const chat = new ChatService(readSettings(), new TokenStore(context.secrets), log);
   const status = new StatusBar();
-  const view = new ChatViewProvider(context.extensionUri, chat.state, log);
+  const view = new ChatViewProvider(context.extensionUri, chat, log);
   const server = new BundledServer(context, readSettings, log);
   let prompter: Prompter = vscodePrompter;
 

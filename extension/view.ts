@@ -1,35 +1,28 @@
 /**
  * The JoChat sidebar view (a webview view): its HTML with a strict CSP, the badge with the unread count, and the
- * typed message exchange with the webview. The view renders only what the host sends it.
+ * message exchange with the webview, which ViewBridge answers. The view renders only what the host sends it.
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { isFromWebview, type FromWebview, type ToWebview, type ViewState } from '../webview/messages.js';
-import type { ChatState } from './chat.js';
+import type { ToWebview } from '../webview/messages.js';
+import type { ChatService, ChatState } from './chat.js';
+import { ViewBridge } from './viewBridge.js';
 
 export const VIEW_ID = 'jochat.chat';
 
-export const toViewState = (s: ChatState): ViewState => ({
-  server: s.server,
-  connection: s.connection,
-  username: s.username ?? null,
-  pending: s.counts.pending,
-  unread: s.counts.unread,
-  byPeer: s.counts.byPeer,
-});
-
-export class ChatViewProvider implements vscode.WebviewViewProvider {
+export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
-  private viewing: string | null = null;
-  private state: ViewState;
-  private pendingOpen: string | undefined;
+  private unread = 0;
+  /** Answers the webview; lives as long as the extension, so the outbox outlives a hidden (disposed) view. */
+  readonly bridge: ViewBridge;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
-    initial: ChatState,
+    chat: ChatService,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.state = toViewState(initial);
+    this.bridge = new ViewBridge(chat, (m) => this.post(m), log);
+    this.unread = unreadOf(chat.state);
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -37,17 +30,25 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
     const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
     view.webview.options = { enableScripts: true, localResourceRoots: [dist] };
     view.webview.html = this.html(view.webview, dist);
-    view.webview.onDidReceiveMessage((m: unknown) => this.receive(m));
+    view.webview.onDidReceiveMessage((m: unknown) => {
+      this.bridge.receive(m).catch((e: unknown) => this.log.error(`the JoChat view's request failed: ${String(e)}`));
+    });
     view.onDidDispose(() => {
+      if (this.view !== view) return;
       this.view = undefined;
-      this.viewing = null;
+      this.bridge.viewGone();
     });
     this.renderBadge();
   }
 
   /** True when the person can see this conversation now. */
   isShowing(peer: string): boolean {
-    return this.view?.visible === true && this.viewing?.toLowerCase() === peer.toLowerCase();
+    return this.view?.visible === true && this.bridge.viewing?.toLowerCase() === peer.toLowerCase();
+  }
+
+  /** The resolved webview (for tests: its HTML and options). */
+  get webview(): vscode.Webview | undefined {
+    return this.view?.webview;
   }
 
   get visible(): boolean {
@@ -59,44 +60,22 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
     return this.view?.badge?.value;
   }
 
+  /** The state changed (the bridge posts it to the webview itself; here only the badge follows). */
   render(s: ChatState): void {
-    this.state = toViewState(s);
+    this.unread = unreadOf(s);
     this.renderBadge();
-    this.post({ type: 'state', state: this.state });
   }
 
   /** Shows the view on a conversation. */
   async open(peer: string): Promise<void> {
-    this.pendingOpen = peer;
     await vscode.commands.executeCommand(`${VIEW_ID}.focus`);
-    if (this.view) this.post({ type: 'open', peer });
+    this.bridge.open(peer);
   }
 
   private renderBadge(): void {
     if (!this.view) return;
-    const n = this.state.username ? this.state.unread : 0;
+    const n = this.unread;
     this.view.badge = n > 0 ? { value: n, tooltip: `${n} unread JoChat message${n === 1 ? '' : 's'}` } : undefined;
-  }
-
-  private receive(raw: unknown): void {
-    if (!isFromWebview(raw)) {
-      this.log.warn('ignored a malformed message from the JoChat view');
-      return;
-    }
-    const m: FromWebview = raw;
-    switch (m.type) {
-      case 'ready':
-        this.post({ type: 'state', state: this.state });
-        if (this.pendingOpen) this.post({ type: 'open', peer: this.pendingOpen });
-        return;
-      case 'command':
-        void vscode.commands.executeCommand(m.command);
-        return;
-      case 'viewing':
-        this.viewing = m.peer;
-        this.pendingOpen = undefined;
-        return;
-    }
   }
 
   private post(m: ToWebview): void {
@@ -105,29 +84,35 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
 
   private html(webview: vscode.Webview, dist: vscode.Uri): string {
     // A new random nonce for each render: only our own script runs.
-    const nonce = randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.css'));
+    const nonce = randomBytes(18).toString('base64');
+    const asset = (name: string): string => webview.asWebviewUri(vscode.Uri.joinPath(dist, name)).toString();
     const csp = [
       "default-src 'none'",
       `style-src ${webview.cspSource}`,
       `font-src ${webview.cspSource}`,
-      `img-src ${webview.cspSource}`,
       `script-src 'nonce-${nonce}'`,
     ].join('; ');
+    // The codicon stylesheet's id is the one @vscode-elements looks for.
     return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
+<link rel="stylesheet" href="${asset('codicon.css')}" id="vscode-codicon-stylesheet">
+<link rel="stylesheet" href="${asset('webview.css')}">
 <title>JoChat</title>
 </head>
 <body>
-<main id="app" aria-live="polite"></main>
-<script nonce="${nonce}" src="${script}"></script>
+<main id="app"></main>
+<script nonce="${nonce}" src="${asset('webview.js')}"></script>
 </body>
 </html>`;
   }
+
+  dispose(): void {
+    this.bridge.dispose();
+  }
 }
+
+const unreadOf = (s: ChatState): number => (s.username ? s.counts.unread : 0);

@@ -33,6 +33,7 @@ export class JoChatError extends Error {
 export const isJoChatError = (e: unknown): e is JoChatError =>
   e instanceof JoChatError || (e instanceof Error && e.name === 'JoChatError' && typeof (e as JoChatError).code === 'string');
 
+/** 'online': connected, and the saved session (if any) resumed, so requests that need it can go. */
 export type ConnectionState = 'offline' | 'connecting' | 'online';
 
 export interface ClientOptions {
@@ -163,8 +164,7 @@ export class JoChatClient extends Emitter<ClientEvents> {
   /** One typed request. Rejects with a JoChatError. */
   request<O extends OpName>(op: O, args: Args<O>): Promise<Result<O>> {
     return new Promise((resolve, reject) => {
-      if (this._state !== 'online' || !this.socket)
-        return reject(new JoChatError('OFFLINE', 'not connected to the JoChat server'));
+      if (!this.socket) return reject(new JoChatError('OFFLINE', 'not connected to the JoChat server'));
       this.transmit(op, args, { resolve: resolve as (r: unknown) => void, reject });
     });
   }
@@ -290,7 +290,7 @@ export class JoChatClient extends Emitter<ClientEvents> {
   }
 
   private transmitSend(key: string, o: Outgoing): void {
-    if (this._state !== 'online') return; // goes out after the reconnect
+    if (!this.socket) return; // goes out after the reconnect
     this.transmit('send', o.args, {
       outbox: key,
       resolve: (r) => {
@@ -338,7 +338,6 @@ export class JoChatClient extends Emitter<ClientEvents> {
     });
     socket.on('close', () => this.onClose(socket));
     socket.on('error', (e) => this.emit('log', 'debug', `socket error: ${e.message}`));
-    this.setState('online');
     this.attempt = 0;
     this.startPings();
     await this.request('hello', { client: this.opts.clientName });
@@ -349,6 +348,8 @@ export class JoChatClient extends Emitter<ClientEvents> {
         this.emit('log', 'info', `could not resume the session: ${(e as Error).message}`);
       }
     }
+    // Online only once the session (if any) is back, so whoever sees 'online' can make requests that need it.
+    if (this.socket === socket) this.setState('online');
   }
 
   private dial(): Promise<Socket> {

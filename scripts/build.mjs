@@ -24,3 +24,5 @@ await Promise.all([
     build({ ...node, entryPoints: { 'test/suite': 'test/extension-host/index.ts' }, outdir: 'dist', external: ['vscode', 'mocha'] }),
 ]);
 copyFileSync('webview/style.css', 'dist/webview.css');
+// Codicons for the webview (its CSP lets in styles and fonts from the extension's own files only).
+for (const f of ['codicon.css', 'codicon.ttf']) copyFileSync(`node_modules/@vscode/codicons/dist/${f}`, `dist/${f}`);

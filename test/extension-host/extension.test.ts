@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { isJoChatError, JoChatClient } from '../../protocol/client.js';
 import type { JoChatApi } from '../../extension/extension.js';
 import { describeError } from '../../extension/errors.js';
+import { shouldNotify } from '../../extension/notifier.js';
 import { isListening } from '../../extension/serverTask.js';
 import { readSettings } from '../../extension/settings.js';
 import { EventLog, signedUp, uniqueName } from '../helpers/clients.js';
@@ -112,6 +113,22 @@ describe('JoChat in VS Code', () => {
     await bob.send(alice, 'two');
     await waitFor('status bar shows 2 unread', () => api.statusBar.text === `$(comment-discussion) ${alice} · 2`);
     await waitFor('badge shows 2', () => api.view.badge === 2);
+  });
+
+  it('notifies about a new message only when its conversation is not on screen, as the setting says', () => {
+    const m = { id: 1, from: 'bob', to: 'alice', text: 'hi', sentAt: 0, unread: true };
+    const ctx = (mode: 'all' | 'whenHidden' | 'off', showing: boolean, viewVisible: boolean) => ({
+      mode: () => mode,
+      me: () => 'alice',
+      showing: () => showing,
+      viewVisible: () => viewVisible,
+    });
+    assert.equal(shouldNotify(m, ctx('all', false, true)), true);
+    assert.equal(shouldNotify(m, ctx('all', true, true)), false);
+    assert.equal(shouldNotify(m, ctx('whenHidden', false, true)), false);
+    assert.equal(shouldNotify(m, ctx('whenHidden', false, false)), true);
+    assert.equal(shouldNotify(m, ctx('off', false, false)), false);
+    assert.equal(shouldNotify({ ...m, from: 'alice' }, ctx('all', false, false)), false);
   });
 
   it('explains a wrong password in plain words', async () => {
