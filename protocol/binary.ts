@@ -20,11 +20,13 @@ import {
   type ServerMessage,
   type WireError,
 } from './ops.js';
-import type { Schema } from './schema.js';
+import { opt, uint, type Schema } from './schema.js';
 
 export const TYPE_RESULT = 0x40;
 export const TYPE_ERROR = 0x3f;
 export const TYPE_EVENT = 0x80;
+/** The error body after code and message: an optional retry-after in ms. */
+const RETRY_AFTER = opt(uint);
 
 /** Appends to one growing scratch buffer, so encoding a frame is one pass and one copy. */
 class Writer {
@@ -255,6 +257,7 @@ export const binaryCodec: Codec = {
     w.varint(id);
     w.varint(ERROR_CODES.indexOf(error.code) + 1);
     w.str(error.message);
+    write(w, RETRY_AFTER, error.retryAfterMs);
     return w.finish();
   },
 
@@ -295,7 +298,9 @@ export const binaryCodec: Codec = {
       } else if (type === TYPE_ERROR) {
         id = r.varint();
         const code = ERROR_CODES[r.varint() - 1] ?? 'INTERNAL';
-        value = { kind: 'error', id, error: { code, message: r.str() } };
+        const message = r.str();
+        const retryAfterMs = read(r, RETRY_AFTER) as number | undefined;
+        value = { kind: 'error', id, error: { code, message, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) } };
       } else {
         const op = OP_BY_CODE.get(type & 0x3f);
         if (type < TYPE_RESULT || !op) throw new DecodeFailure('BAD_REQUEST', `unknown frame type 0x${type.toString(16)}`);

@@ -23,6 +23,8 @@ export class JoChatError extends Error {
   constructor(
     readonly code: ClientErrorCode,
     message: string,
+    /** With RATE_LIMITED: how long the server asks to wait. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'JoChatError';
@@ -298,8 +300,13 @@ export class JoChatClient extends Emitter<ClientEvents> {
         o.resolve(r as Result<'send'>);
       },
       reject: (e) => {
-        // Lost with the connection: it stays in the outbox and goes again. Refused by the server: it failed.
+        // Lost with the connection: it stays in the outbox and goes again. Too fast: again when the server says.
+        // Refused by the server for any other reason: it failed.
         if (e.code === 'OFFLINE' || e.code === 'TIMEOUT') return;
+        if (e.code === 'RATE_LIMITED') {
+          setTimeout(() => this.outbox.has(key) && this.transmitSend(key, o), e.retryAfterMs ?? 1000);
+          return;
+        }
         this.outbox.delete(key);
         o.reject(e);
       },
@@ -457,4 +464,4 @@ export class JoChatClient extends Emitter<ClientEvents> {
   }
 }
 
-const toError = (e: WireError): JoChatError => new JoChatError(e.code, e.message);
+const toError = (e: WireError): JoChatError => new JoChatError(e.code, e.message, e.retryAfterMs);

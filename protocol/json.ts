@@ -135,9 +135,11 @@ export const jsonCodec: Codec = {
         const err = v['error'];
         if (!isObject(err) || typeof err['code'] !== 'string' || typeof err['message'] !== 'string')
           throw new DecodeFailure('BAD_REQUEST', 'error must be {code, message}');
+        const retry = err['retryAfterMs'];
         const error: WireError = {
           code: isErrorCode(err['code']) ? err['code'] : 'INTERNAL',
           message: err['message'],
+          ...(typeof retry === 'number' && Number.isSafeInteger(retry) && retry >= 0 ? { retryAfterMs: retry } : {}),
         };
         return { ok: true, value: { kind: 'error', id, error } };
       }

@@ -165,6 +165,8 @@ export type EventData<E extends EventName> = Infer<(typeof EVENTS)[E]['data']>;
 export interface WireError {
   code: ErrorCode;
   message: string;
+  /** With RATE_LIMITED: how long to wait before trying again. */
+  retryAfterMs?: number;
 }
 
 export type Request = { [O in OpName]: { kind: 'request'; id: number; op: O; args: Args<O> } }[OpName];

@@ -21,6 +21,10 @@ export interface Config {
   logLevel: LogLevel;
   synchronous: Synchronous;
   maxOutput: number;
+  maxConnections: number;
+  loginFreeFailures: number;
+  signupRate: number;
+  sendRate: number;
 }
 
 /** Where the database lives when --db is not given: the platform's per-user data folder. */
@@ -107,6 +111,38 @@ export const OPTIONS = [
     help: "close a connection whose unread output exceeds this (a client that doesn't read)",
     parse: int(64 * 1024, 1024 * 1024 * 1024),
     default: () => 16 * 1024 * 1024,
+  }),
+  option({
+    key: 'maxConnections',
+    name: 'max-connections',
+    arg: 'N',
+    help: 'connections served at once; more are closed as they arrive',
+    parse: int(1, 1_000_000),
+    default: () => 20_000,
+  }),
+  option({
+    key: 'loginFreeFailures',
+    name: 'login-free-failures',
+    arg: 'N',
+    help: 'failed logins per account and per address before each further attempt waits (1 s, doubling, up to 15 min)',
+    parse: int(0, 1_000_000),
+    default: () => 5,
+  }),
+  option({
+    key: 'signupRate',
+    name: 'signup-rate',
+    arg: 'N',
+    help: 'sign-ups per minute from one address (0 = no limit)',
+    parse: int(0, 1_000_000),
+    default: () => 10,
+  }),
+  option({
+    key: 'sendRate',
+    name: 'send-rate',
+    arg: 'N',
+    help: 'messages per second one session may send, bursts of twice that (0 = no limit)',
+    parse: int(0, 10_000_000),
+    default: () => 20_000,
   }),
 ] as const;
 

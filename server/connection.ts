@@ -30,6 +30,8 @@ let nextConnId = 1;
 export class Connection {
   readonly id = nextConnId++;
   readonly remote: string;
+  /** The peer's IP address, the key of per-address rate limits. */
+  readonly address: string;
   codec: Codec | undefined;
   session: Session | undefined;
   lastSeen = Date.now();
@@ -46,7 +48,8 @@ export class Connection {
     readonly socket: Socket,
     private readonly hub: Hub,
   ) {
-    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.address = socket.remoteAddress ?? 'unknown';
+    this.remote = `${this.address}:${socket.remotePort}`;
     socket.setNoDelay(true);
     this.reader = new FrameReader(hub.config.maxFrame, (p) => this.onFrame(p));
     socket.on('data', (chunk: Buffer) => {

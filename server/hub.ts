@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import type { Connection } from './connection.js';
 import { Delivery } from './delivery.js';
 import { OpError } from './errors.js';
+import { Backoff, Buckets } from './limits.js';
 import type { Logger } from './log.js';
 import { DEFERRED, HANDLERS, type Ctx } from './ops/index.js';
 import { Session } from './session.js';
@@ -22,6 +23,7 @@ export class Hub {
   readonly connections = new Set<Connection>();
   readonly delivery: Delivery;
   private readonly accounts = new Map<string, { id: number; username: string }>();
+  readonly limits: { logins: Backoff; signups: Buckets; sends: Buckets };
   /** Secret behind the fake salts of unknown usernames: stable across restarts, so they look like real ones. */
   readonly fakeSaltKey: Buffer;
 
@@ -32,6 +34,11 @@ export class Hub {
   ) {
     this.delivery = new Delivery(this);
     this.fakeSaltKey = store.secret('fake_salt_key');
+    this.limits = {
+      logins: new Backoff(config.loginFreeFailures),
+      signups: new Buckets(config.signupRate / 60, config.signupRate),
+      sends: new Buckets(config.sendRate, config.sendRate * 2),
+    };
   }
 
   /** Looks an account up by name (any case), through a cache of known names: every send needs this. */
@@ -146,8 +153,11 @@ export class Hub {
     conn.event({ kind: 'event', event: 'counts', data: s.counts() });
   }
 
-  /** Closes connections silent for longer than the idle timeout. */
-  sweepIdle(now: number): void {
+  /** Closes connections silent for longer than the idle timeout, and forgets rate-limit state that ran out. */
+  sweep(now: number): void {
+    this.limits.logins.sweep(now);
+    this.limits.signups.sweep(now);
+    this.limits.sends.sweep(now);
     const limit = this.config.idleTimeout * 1000;
     if (limit === 0) return;
     for (const c of this.connections) {

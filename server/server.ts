@@ -22,7 +22,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   store.deleteExpiredTokens(Date.now());
   const hub = new Hub(store, config, log);
 
-  const onSocket = (socket: Socket): void => hub.connected(new Connection(socket, hub));
+  const onSocket = (socket: Socket): void => {
+    if (hub.connections.size >= config.maxConnections) {
+      // Refused before anything is read: a flood of connections costs the server almost nothing.
+      log.warn('too_many_connections', { remote: `${socket.remoteAddress}:${socket.remotePort}`, limit: config.maxConnections });
+      socket.destroy();
+      return;
+    }
+    hub.connected(new Connection(socket, hub));
+  };
   const server: Server =
     config.tlsCert && config.tlsKey
       ? createTlsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }, onSocket)
@@ -44,7 +52,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   server.on('error', (e) => log.error('server_error', { error: e.message }));
 
   const sweepEvery = Math.max(250, Math.min(5000, (config.idleTimeout * 1000) / 4));
-  const sweeper = setInterval(() => hub.sweepIdle(Date.now()), sweepEvery);
+  const sweeper = setInterval(() => hub.sweep(Date.now()), sweepEvery);
   sweeper.unref();
 
   let closing: Promise<void> | undefined;

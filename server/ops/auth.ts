@@ -13,7 +13,7 @@ import {
   USERNAME_RE,
 } from '../../protocol/limits.js';
 import { authMessage, newNonce, serverSignature, verifyProof } from '../../protocol/scram.js';
-import { fail } from '../errors.js';
+import { fail, limit } from '../errors.js';
 import type { Account, NewKeys } from '../storage/store.js';
 import { hashToken } from '../storage/store.js';
 import { me, type Ctx, type Handlers } from './context.js';
@@ -45,15 +45,24 @@ function startSession(ctx: Ctx, account: { id: number; username: string }) {
  */
 function checkProof(ctx: Ctx, nonce: string, proof: Uint8Array, own?: number): { account: Account; am: string } {
   const { hub, conn } = ctx;
-  const a = conn.takeLogin(nonce, Date.now());
+  const now = Date.now();
+  const a = conn.takeLogin(nonce, now);
   if (!a) return fail('AUTH_FAILED', 'this login attempt is unknown or expired; start again');
+  // Password guessing is slowed per account and per address; the check comes before any work on the proof.
+  const byAccount = `account:${a.username.toLowerCase()}`;
+  const byAddress = `address:${conn.address}`;
+  const { logins } = hub.limits;
+  limit(Math.max(logins.wait(byAccount, now), logins.wait(byAddress, now)), 'too many failed logins');
   const account = a.accountId === undefined ? undefined : hub.store.accountById(a.accountId);
   const am = authMessage(a.username, a.clientNonce, nonce, a.salt, a.iterations);
   const ok = verifyProof(account?.storedKey ?? hub.fakeSaltKey, am, proof);
   if (!account || !ok || !account.salt.equals(a.salt) || (own !== undefined && account.id !== own)) {
     hub.log.info('auth_failed', { conn: conn.id, remote: conn.remote, user: a.username });
+    logins.fail(byAccount, now);
+    logins.fail(byAddress, now);
     return fail('AUTH_FAILED', 'wrong username or password');
   }
+  logins.succeed(byAccount);
   return { account, am };
 }
 
@@ -75,6 +84,7 @@ export const authHandlers: Handlers<
     if (!USERNAME_RE.test(args.username))
       fail('INVALID_USERNAME', 'a username is 1 to 32 letters, digits, "_", "." or "-"');
     checkKeys(args);
+    limit(ctx.hub.limits.signups.take(ctx.conn.address, Date.now()), 'too many sign-ups from this address');
     const id = ctx.hub.store.createAccount(args.username, args, Date.now());
     if (id === undefined) fail('USERNAME_TAKEN', `the name "${args.username}" is taken`);
     ctx.hub.log.info('signup', { conn: ctx.conn.id, user: args.username });
@@ -112,10 +122,16 @@ export const authHandlers: Handlers<
   resume(ctx, args) {
     if (ctx.conn.session) fail('ALREADY_LOGGED_IN', `already logged in as ${ctx.conn.session.username}; log out first`);
     const { hub, conn } = ctx;
+    const now = Date.now();
+    const byAddress = `address:${conn.address}`;
+    limit(hub.limits.logins.wait(byAddress, now), 'too many failed attempts');
     const hash = hashToken(args.token);
-    const accountId = hub.store.tokenAccount(hash, Date.now());
+    const accountId = hub.store.tokenAccount(hash, now);
     const account = accountId === undefined ? undefined : hub.store.accountById(accountId);
-    if (!account) return fail('AUTH_FAILED', 'this session has ended; log in again');
+    if (!account) {
+      hub.limits.logins.fail(byAddress, now); // guessing tokens is as slow as guessing passwords
+      return fail('AUTH_FAILED', 'this session has ended; log in again');
+    }
     const s = hub.attach(conn, account, hash);
     return { username: account.username, pending: s.pending, unread: s.unread() };
   },

@@ -9,7 +9,7 @@ import {
   MAX_IDS,
   MAX_TEXT_BYTES,
 } from '../../protocol/limits.js';
-import { fail } from '../errors.js';
+import { fail, limit } from '../errors.js';
 import { DEFERRED, inRange, me, messageCost, pageBudget, type Ctx, type Handlers } from './context.js';
 
 function peerAccount(ctx: Ctx, name: string): { id: number; username: string } {
@@ -35,6 +35,7 @@ export const messageHandlers: Handlers<
     if (args.clientMsgId !== undefined && (args.clientMsgId.length === 0 || args.clientMsgId.length > MAX_CLIENT_MSG_ID))
       fail('BAD_REQUEST', `clientMsgId must be 1 to ${MAX_CLIENT_MSG_ID} characters`);
     const recipient = peerAccount(ctx, args.to);
+    limit(ctx.hub.limits.sends.take(sender.accountId, Date.now()), 'too many messages at once');
     ctx.hub.delivery.enqueue({ conn: ctx.conn, reqId: ctx.id, args, sender, recipient });
     return DEFERRED;
   },

@@ -39,7 +39,9 @@ export interface StartOptions {
 export function startServer(opts: StartOptions = {}): Promise<TestServer> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'jochat-test-'));
   const db = join(dir, 'jochat.db');
-  const args = [SERVER_BUNDLE, '--port', String(opts.port ?? 0), '--db', db, '--synchronous', 'normal', ...(opts.args ?? [])];
+  // Tests sign up many accounts and fail many logins from one address: rate limits are relaxed unless a test sets them.
+  const relaxed = ['--signup-rate', '0', '--login-free-failures', '1000000'];
+  const args = [SERVER_BUNDLE, '--port', String(opts.port ?? 0), '--db', db, '--synchronous', 'normal', ...relaxed, ...(opts.args ?? [])];
   const proc = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));

@@ -313,7 +313,7 @@ describe('binary malformed input', () => {
     assert.equal(errorOf(dec('46 01', () => ping)).code, 'BAD_REQUEST', 'a logout result for a ping request');
     // Error codes outside the table read as INTERNAL, so a newer server's codes don't break older clients.
     for (const code of ['00', '0e', 'ac02'])
-      assert.deepEqual(dec(`3f 09 ${code} 0178`), {
+      assert.deepEqual(dec(`3f 09 ${code} 0178 00`), {
         ok: true,
         value: { kind: 'error', id: 9, error: { code: 'INTERNAL', message: 'x' } },
       });

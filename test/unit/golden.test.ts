@@ -146,10 +146,14 @@ function caseOf(v: Vector): Case {
       };
     }
     case 'error': {
-      const error = x['error'] as { code: string; message: string };
+      const error = x['error'] as { code: string; message: string; retryAfterMs?: number };
       assert.ok(isErrorCode(error.code), `unknown error code ${error.code}`);
       const id = Number(x['id']);
-      const wire = { code: error.code, message: error.message };
+      const wire = {
+        code: error.code,
+        message: error.message,
+        ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+      };
       return {
         expected: { kind: 'error', id, error: wire },
         encode: (c) => c.encodeError(id, wire),
