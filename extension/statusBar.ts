@@ -25,6 +25,8 @@ export class StatusBar implements vscode.Disposable {
     const { text, tooltip } = statusText(s);
     this.item.text = text;
     this.item.tooltip = tooltip;
+    // Screen readers get the words, not the icon's name.
+    this.item.accessibilityInformation = { label: tooltip, role: 'button' };
   }
 
   dispose(): void {

@@ -57,7 +57,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   /** The unread count on the view's badge (undefined when there is none). */
   get badge(): number | undefined {
-    return this.view?.badge?.value;
+    return this.view?.badge?.value || undefined;
   }
 
   /** The state changed (the bridge posts it to the webview itself; here only the badge follows). */
@@ -75,7 +75,9 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   private renderBadge(): void {
     if (!this.view) return;
     const n = this.unread;
-    this.view.badge = n > 0 ? { value: n, tooltip: `${n} unread JoChat message${n === 1 ? '' : 's'}` } : undefined;
+    // Not `undefined` for none: VS Code 1.100's webview view never takes a badge off the activity bar when it is
+    // set back to undefined (WebviewViewPane.updateBadge has no branch for it); a badge of 0 is drawn as none.
+    this.view.badge = n > 0 ? { value: n, tooltip: `${n} unread JoChat message${n === 1 ? '' : 's'}` } : { value: 0, tooltip: '' };
   }
 
   private post(m: ToWebview): void {

@@ -5,6 +5,8 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const production = process.argv.includes('--production');
+// The in-host test suite is built in development, and in production when the tests ask for it (`--tests`).
+const tests = !production || process.argv.includes('--tests');
 const common = {
   bundle: true,
   sourcemap: !production,
@@ -20,7 +22,7 @@ await Promise.all([
   build({ ...node, entryPoints: { extension: 'extension/extension.ts' }, outdir: 'dist', external: ['vscode'] }),
   build({ ...common, entryPoints: { webview: 'webview/main.ts' }, outdir: 'dist', platform: 'browser', format: 'iife', target: 'es2022' }),
   // The in-host test suite (not shipped): mocha comes from node_modules at run time.
-  production ||
+  tests &&
     build({ ...node, entryPoints: { 'test/suite': 'test/extension-host/index.ts' }, outdir: 'dist', external: ['vscode', 'mocha'] }),
 ]);
 copyFileSync('webview/style.css', 'dist/webview.css');

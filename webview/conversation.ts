@@ -448,7 +448,11 @@ export class ConversationPage implements Part {
     const h = this.history;
     const self = store.me !== null && lower(store.me) === this.key;
     // While JoChat itself is offline, nobody's presence is known.
-    const online = store.state?.connection === 'online' ? store.isOnline(this.peer) : undefined;
+    // Unknown from presence events yet (a first message just started the conversation): what the list shows.
+    const online =
+      store.state?.connection === 'online'
+        ? (store.isOnline(this.peer) ?? store.conversations?.find((c) => lower(c.peer) === this.key)?.online)
+        : undefined;
     this.dot.replaceChildren(this.gone ? icon('circle-slash') : presenceDot(self || online === true));
     setText(this.presence, this.gone ? 'account deleted' : self ? 'you' : online === undefined ? '' : online ? 'online' : 'offline');
     this.goneNotice.hidden = !this.gone;
