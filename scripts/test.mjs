@@ -29,5 +29,5 @@ const vsix = resolve('.cache/test/jochat-test.vsix');
 mkdirSync(dirname(vsix), { recursive: true });
 run(process.execPath, ['node_modules/@vscode/vsce/vsce', 'package', '--no-rewrite-relative-links', '--out', vsix]);
 process.env['JOCHAT_TEST_VSIX'] = vsix;
-const files = (targets.length ? targets : ['test/unit', 'test/integration', 'test/vscode', 'test/e2e']).flatMap(testFiles);
+const files = (targets.length ? targets : ['test/unit', 'test/integration', 'test/fuzz', 'test/hostile', 'test/vscode', 'test/e2e']).flatMap(testFiles);
 run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files]);

@@ -24,6 +24,8 @@ export interface LoginAttempt {
 const JSON_FIRST_BYTE = 0x7b; // '{'
 /** A client gets a few login attempts in flight at once; older ones are dropped. */
 const MAX_LOGIN_ATTEMPTS = 4;
+/** How long a connection the server closed waits for the peer to close its side before it is destroyed. */
+const CLOSE_GRACE_MS = 2000;
 
 let nextConnId = 1;
 
@@ -144,6 +146,8 @@ export class Connection {
     this.closed = true;
     this.reader.stop();
     this.socket.end();
+    // A peer that never closes its side (half-open) would otherwise hold the socket and a connection slot forever.
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   destroy(): void {

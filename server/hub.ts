@@ -161,7 +161,7 @@ export class Hub {
     const limit = this.config.idleTimeout * 1000;
     if (limit === 0) return;
     for (const c of this.connections) {
-      if (now - c.lastSeen <= limit) continue;
+      if (c.closed || now - c.lastSeen <= limit) continue; // closed: already on its way out
       this.log.info('idle_timeout', { conn: c.id, remote: c.remote });
       if (c.session) this.endSession(c, 'idle');
       c.close();

@@ -22,6 +22,9 @@ export function migrate(db: Database.Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > MIGRATIONS.length)
     throw new Error(`the database schema (version ${version}) is newer than this server (${MIGRATIONS.length})`);
+  // Version 0 with tables in it: another program's database, which migrations must not write into.
+  if (version === 0 && (db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as { n: number }).n > 0)
+    throw new Error('the file is an SQLite database of another program, not a JoChat database');
   for (let v = version; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v]!);

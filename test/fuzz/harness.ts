@@ -1,0 +1,478 @@
+/**
+ * The fuzz harness for the frame reader and both decoders (issue 6). Inputs are valid frames built from the schema
+ * table (protocol/ops.ts), then mutated: byte-level (flips, inserts, deletes, truncation, splices, interesting bytes
+ * and over-long varints) and, for JSON, structure-level (type confusion, edge-case numbers, prototype keys,
+ * duplicate keys, bad base64, deep nesting). Every input is checked against oracles stronger than "did not throw":
+ * a decoded request conforms exactly to its op's schema, re-encodes to the same value, does not alias the frame
+ * buffer, and a refusal carries a request-level code and a short message.
+ *
+ * Coverage-guided fuzzing (Jazzer.js) was tried first: @jazzer.js/core 4.0.0 installs from npm, but its prebuilt
+ * libFuzzer addon needs GLIBC 2.38 (this Debian 12 has 2.36); 2.1.0 downloads its addon from GitHub at install time,
+ * which this workplace cannot reach. So this is property-based mutation with fast-check (docs/SECURITY.md).
+ */
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { binaryCodec } from '../../protocol/binary.js';
+import type { Codec, Decoded, PendingInfo, Protocol } from '../../protocol/codec.js';
+import { frame } from '../../protocol/codec.js';
+import { FrameReader } from '../../protocol/framing.js';
+import { jsonCodec } from '../../protocol/json.js';
+import {
+  ERROR_CODES,
+  EVENTS,
+  OPS,
+  isOpName,
+  type Args,
+  type ErrorCode,
+  type OpName,
+  type Request,
+  type ServerMessage,
+} from '../../protocol/ops.js';
+import type { Schema } from '../../protocol/schema.js';
+
+export const CODECS: Record<Protocol, Codec> = { json: jsonCodec, binary: binaryCodec };
+export const OP_NAMES = Object.keys(OPS) as OpName[];
+const MAX = Number.MAX_SAFE_INTEGER;
+
+/** A refusal of a request may only blame the request: anything else (INTERNAL above all) is a decoder bug. */
+const REQUEST_ERRORS: readonly ErrorCode[] = ['BAD_REQUEST', 'UNKNOWN_OP'];
+/** Error messages echo at most a short slice of the input, so a refusal cannot amplify what an attacker sent. */
+export const MAX_ERROR_MESSAGE = 200;
+
+// ---------- valid values from the schema ----------
+
+const uintArb = fc.oneof(
+  fc.nat({ max: 300 }),
+  fc.constantFrom(0, 1, 127, 128, 16383, 16384, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, MAX - 1, MAX),
+  fc.maxSafeNat(),
+);
+const strArb = fc.oneof(
+  fc.string({ maxLength: 12 }),
+  fc.string({ unit: 'binary', maxLength: 12 }),
+  fc.constantFrom('alice', 'Bob', 'b*', '?ob', '%_\\', '', 'x'.repeat(40), '😀', '{"a":1}'),
+);
+const bytesArb = fc.oneof(
+  fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)),
+  fc.constantFrom(0, 8, 16, 32, 64, 65).map((n) => Buffer.alloc(n, 0xab)),
+);
+
+export function valueArb(s: Schema): fc.Arbitrary<unknown> {
+  switch (s.kind) {
+    case 'uint':
+      return uintArb;
+    case 'str':
+      return strArb;
+    case 'bytes':
+      return bytesArb;
+    case 'bool':
+      return fc.boolean();
+    case 'opt':
+      return fc.option(valueArb(s.of), { nil: undefined });
+    case 'nullable':
+      return fc.option(valueArb(s.of), { nil: null });
+    case 'arr':
+      return fc.array(valueArb(s.of), { maxLength: 5 });
+    case 'obj': {
+      const model: Record<string, fc.Arbitrary<unknown>> = {};
+      const requiredKeys: string[] = [];
+      for (const [k, f] of Object.entries(s.fields)) {
+        model[k] = f.kind === 'opt' ? valueArb(f.of) : valueArb(f);
+        if (f.kind !== 'opt') requiredKeys.push(k);
+      }
+      return fc.record(model, { requiredKeys, noNullPrototype: true });
+    }
+  }
+}
+
+const idArb = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.constantFrom(127, 128, 2 ** 32, MAX), fc.integer({ min: 1, max: MAX }));
+
+export const requestArb: fc.Arbitrary<Request> = fc.oneof(
+  ...OP_NAMES.map((op) =>
+    fc.record({ id: idArb, args: valueArb(OPS[op].args) }).map(({ id, args }) => ({ kind: 'request', id, op, args }) as Request),
+  ),
+);
+
+// ---------- mutations ----------
+
+/** Bytes that often sit on a decision boundary: presence/bool values, varint continuation, the JSON brace, types. */
+const INTERESTING_BYTES = [0x00, 0x01, 0x02, 0x3f, 0x40, 0x7b, 0x7d, 0x7f, 0x80, 0x81, 0xc0, 0xef, 0xfe, 0xff];
+/** Varints past their limits: 2^53 (9 bytes long), 2^32 and an unterminated run. */
+const LONG_VARINTS = [
+  [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10],
+  [0x80, 0x80, 0x80, 0x80, 0x10],
+  [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f],
+  [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f],
+];
+
+export type ByteMutation =
+  | { kind: 'flip'; at: number; mask: number }
+  | { kind: 'set'; at: number; byte: number }
+  | { kind: 'insert'; at: number; bytes: number[] }
+  | { kind: 'delete'; at: number; count: number }
+  | { kind: 'truncate'; at: number }
+  | { kind: 'duplicate'; at: number; count: number }
+  | { kind: 'splice'; at: number; other: number[] };
+
+const byteMutationArb: fc.Arbitrary<ByteMutation> = fc.oneof(
+  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), mask: fc.integer({ min: 1, max: 255 }) }),
+  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.constantFrom(...INTERESTING_BYTES) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    bytes: fc.oneof(fc.array(fc.nat({ max: 255 }), { minLength: 1, maxLength: 8 }), fc.constantFrom(...LONG_VARINTS)),
+  }),
+  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 4 }) }),
+  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 16 }) }),
+  fc.record({ kind: fc.constant('splice' as const), at: fc.nat(), other: fc.array(fc.nat({ max: 255 }), { maxLength: 24 }) }),
+);
+
+export function mutateBytes(payload: Buffer, ms: readonly ByteMutation[]): Buffer {
+  let b = Buffer.from(payload);
+  for (const m of ms) {
+    const at = m.at % (b.length + 1);
+    switch (m.kind) {
+      case 'flip':
+        if (at < b.length) b[at] = b[at]! ^ m.mask;
+        break;
+      case 'set':
+        if (at < b.length) b[at] = m.byte;
+        break;
+      case 'insert':
+        b = Buffer.concat([b.subarray(0, at), Buffer.from(m.bytes), b.subarray(at)]);
+        break;
+      case 'delete':
+        b = Buffer.concat([b.subarray(0, at), b.subarray(at + m.count)]);
+        break;
+      case 'truncate':
+        b = b.subarray(0, at);
+        break;
+      case 'duplicate':
+        b = Buffer.concat([b.subarray(0, at + m.count), b.subarray(at)]);
+        break;
+      case 'splice':
+        b = Buffer.concat([b.subarray(0, at), Buffer.from(m.other)]);
+        break;
+    }
+  }
+  return b;
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** JSON values that sit on the edges of the JSON decoder's checks. */
+const WEIRD_JSON: readonly Json[] = [
+  0, -1, 1.5, 2 ** 53, 2 ** 53 - 1, 2 ** 64, 1e308, -1e308, 5e-324,
+  '', 'a', '\u0000', '\ud800', 'x'.repeat(70), '1', 'true',
+  // base64 edge cases: valid, unpadded, url-safe, padding only, whitespace, too long padding
+  'AAAA', 'AAA=', 'AA==', 'A===', '====', 'AAA', '-_-_', 'AA AA', 'AAAAAAA=====',
+  true, false, null, [], {}, [1, 2, 3], [null], { a: 1 }, [[[]]],
+];
+/** Keys that could reach an object's prototype or shadow a builtin if a decoder used the input as a map. */
+const WEIRD_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '', 'args', 'id', 'op'];
+
+export type JsonMutation =
+  | { kind: 'replace'; path: number; value: number }
+  | { kind: 'remove'; path: number }
+  | { kind: 'addKey'; path: number; key: number; value: number }
+  | { kind: 'wrap'; path: number }
+  | { kind: 'dupKey'; key: number; value: number }
+  | { kind: 'nest'; depth: number };
+
+const jsonMutationArb: fc.Arbitrary<JsonMutation> = fc.oneof(
+  fc.record({ kind: fc.constant('replace' as const), path: fc.nat(), value: fc.nat() }),
+  fc.record({ kind: fc.constant('remove' as const), path: fc.nat() }),
+  fc.record({ kind: fc.constant('addKey' as const), path: fc.nat(), key: fc.nat(), value: fc.nat() }),
+  fc.record({ kind: fc.constant('wrap' as const), path: fc.nat() }),
+  fc.record({ kind: fc.constant('dupKey' as const), key: fc.nat(), value: fc.nat() }),
+  fc.record({ kind: fc.constant('nest' as const), depth: fc.constantFrom(1, 10, 1000, 1000, 50_000) }),
+);
+
+/** Every container in a JSON tree (the targets of structural mutations); iterative, as trees may be very deep. */
+function containers(root: Json): (Json[] | { [k: string]: Json })[] {
+  const out: (Json[] | { [k: string]: Json })[] = [];
+  const todo: Json[] = [root];
+  while (todo.length > 0 && out.length < 10_000) {
+    const v = todo.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    out.push(v);
+    todo.push(...(Array.isArray(v) ? v : Object.values(v)));
+  }
+  return out;
+}
+
+/** Applies structure-level mutations to a JSON payload (text-level ones: duplicate keys and deep nesting). */
+export function mutateJson(payload: Buffer, ms: readonly JsonMutation[]): Buffer {
+  let text = payload.toString('utf8');
+  // Text-level ones last: a tree a million levels deep parses, but cannot be stringified again.
+  const textLevel = (m: JsonMutation): boolean => m.kind === 'dupKey' || m.kind === 'nest';
+  for (const m of [...ms.filter((x) => !textLevel(x)), ...ms.filter(textLevel)]) {
+    if (m.kind === 'dupKey' || m.kind === 'nest') {
+      const close = text.lastIndexOf('}');
+      if (close < 0) continue;
+      const insert =
+        m.kind === 'dupKey'
+          ? `,${JSON.stringify(WEIRD_KEYS[m.key % WEIRD_KEYS.length])}:${JSON.stringify(WEIRD_JSON[m.value % WEIRD_JSON.length])}`
+          : `,"deep":${'['.repeat(m.depth)}${']'.repeat(m.depth)}`;
+      text = text.slice(0, close) + insert + text.slice(close);
+      continue;
+    }
+    let tree: Json;
+    try {
+      tree = JSON.parse(text) as Json;
+    } catch {
+      continue;
+    }
+    const all = containers(tree);
+    if (all.length === 0) continue;
+    const target = all[m.path % all.length]!;
+    const keys = Array.isArray(target) ? target.map((_, i) => i) : Object.keys(target);
+    const weird = (n: number): Json => structuredClone(WEIRD_JSON[n % WEIRD_JSON.length]!);
+    const setAt = (k: string | number, v: Json): void => {
+      if (Array.isArray(target)) target[k as number] = v;
+      // defineProperty: a plain assignment of "__proto__" would change the prototype instead of adding a key.
+      else Object.defineProperty(target, k, { value: v, enumerable: true, writable: true, configurable: true });
+    };
+    const key = keys.length > 0 ? keys[m.path % keys.length]! : undefined;
+    if (m.kind === 'replace' && key !== undefined) setAt(key, weird(m.value));
+    else if (m.kind === 'remove' && key !== undefined) {
+      if (Array.isArray(target)) target.splice(key as number, 1);
+      else delete target[key as string];
+    } else if (m.kind === 'addKey' && !Array.isArray(target)) setAt(WEIRD_KEYS[m.key % WEIRD_KEYS.length]!, weird(m.value));
+    else if (m.kind === 'wrap' && key !== undefined) {
+      const inner = Array.isArray(target) ? target[key as number]! : target[key as string]!;
+      setAt(key, [inner]);
+    }
+    text = JSON.stringify(tree);
+  }
+  return Buffer.from(text, 'utf8');
+}
+
+/** One fuzz input for a request decoder: where it came from (for the report) and the payload. */
+export interface FuzzInput {
+  origin: string;
+  payload: Buffer;
+}
+
+/**
+ * Mutated requests for one decoder: mostly its own protocol's frames, some of the other protocol's (a connection's
+ * codec is fixed by its first frame, so later frames may be in either encoding), some random bytes.
+ */
+export function requestInputArb(protocol: Protocol): fc.Arbitrary<FuzzInput> {
+  const own = CODECS[protocol];
+  const other = CODECS[protocol === 'json' ? 'binary' : 'json'];
+  const encoded = (c: Codec) => requestArb.map((r) => ({ op: r.op, payload: c.encodeRequest(r).subarray(4) }));
+  const bytesMutated = (c: Codec, tag: string) =>
+    fc
+      .tuple(encoded(c), fc.array(byteMutationArb, { minLength: 1, maxLength: 5 }))
+      .map(([e, ms]) => ({ origin: `${tag} ${e.op} bytes`, payload: mutateBytes(e.payload, ms) }));
+  const parts: fc.WeightedArbitrary<FuzzInput>[] = [
+    { arbitrary: encoded(own).map((e) => ({ origin: `valid ${e.op}`, payload: e.payload })), weight: 1 },
+    { arbitrary: bytesMutated(own, protocol), weight: 6 },
+    { arbitrary: bytesMutated(other, `cross-${other.protocol}`), weight: 1 },
+    { arbitrary: fc.uint8Array({ maxLength: 64 }).map((a) => ({ origin: 'random bytes', payload: Buffer.from(a) })), weight: 1 },
+  ];
+  if (protocol === 'json')
+    parts.push({
+      arbitrary: fc
+        .tuple(encoded(jsonCodec), fc.array(jsonMutationArb, { minLength: 1, maxLength: 4 }))
+        .map(([e, ms]) => ({ origin: `json ${e.op} structure`, payload: mutateJson(e.payload, ms) })),
+      weight: 6,
+    });
+  return fc.oneof(...parts);
+}
+
+// ---------- oracles ----------
+
+/** Strict conformance: the value has exactly the schema's shape, so a handler can trust every field. */
+export function conforms(s: Schema, v: unknown, path: string): void {
+  switch (s.kind) {
+    case 'uint':
+      assert.ok(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0, `${path}: ${String(v)} is no uint`);
+      return;
+    case 'str':
+      assert.equal(typeof v, 'string', `${path} is no string`);
+      return;
+    case 'bytes':
+      assert.ok(Buffer.isBuffer(v), `${path} is no Buffer`);
+      return;
+    case 'bool':
+      assert.equal(typeof v, 'boolean', `${path} is no boolean`);
+      return;
+    case 'opt':
+      if (v !== undefined) conforms(s.of, v, path);
+      return;
+    case 'nullable':
+      if (v !== null) conforms(s.of, v, path);
+      return;
+    case 'arr':
+      assert.ok(Array.isArray(v), `${path} is no array`);
+      v.forEach((x, i) => conforms(s.of, x, `${path}[${i}]`));
+      return;
+    case 'obj': {
+      assert.ok(typeof v === 'object' && v !== null && !Array.isArray(v), `${path} is no object`);
+      assert.equal(Object.getPrototypeOf(v), Object.prototype, `${path} has a foreign prototype`);
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o)) assert.ok(Object.hasOwn(s.fields, k), `${path} has the unknown key ${k}`);
+      for (const [k, f] of Object.entries(s.fields)) {
+        if (f.kind !== 'opt') assert.ok(Object.hasOwn(o, k), `${path}.${k} is missing`);
+        conforms(f, o[k], `${path}.${k}`);
+      }
+      return;
+    }
+  }
+}
+
+/** -0 (a valid JSON number) re-encodes as 0; Buffers compare by content. */
+const normalize = (v: unknown): unknown =>
+  JSON.parse(JSON.stringify(v, (_k, x: unknown) => (Object.is(x, -0) ? 0 : Buffer.isBuffer(x) ? x.toString('hex') : x)));
+
+function decodeSafely<T>(f: () => Decoded<T>, what: string): Decoded<T> {
+  try {
+    return f();
+  } catch (e) {
+    throw new Error(`${what} threw instead of returning a refusal: ${(e as Error).stack ?? String(e)}`);
+  }
+}
+
+/** Every oracle for a request decoder, on one payload. Throws an AssertionError naming what broke. */
+export function checkRequest(protocol: Protocol, payload: Buffer): Decoded<Request> {
+  const codec = CODECS[protocol];
+  const d = decodeSafely(() => codec.decodeRequest(payload), `${protocol} decodeRequest`);
+  if (!d.ok) {
+    assert.ok(REQUEST_ERRORS.includes(d.error.code), `a request refused with ${d.error.code}: ${d.error.message}`);
+    assert.ok(Number.isSafeInteger(d.id) && d.id >= 0, `refusal id ${d.id}`);
+    assert.ok(typeof d.error.message === 'string' && d.error.message.length > 0, 'a refusal says why');
+    assert.ok(d.error.message.length <= MAX_ERROR_MESSAGE, `a ${d.error.message.length}-character refusal message`);
+    return d;
+  }
+  const r = d.value;
+  assert.equal(r.kind, 'request');
+  assert.ok(isOpName(r.op), `op ${String(r.op)}`);
+  assert.ok(Number.isSafeInteger(r.id) && r.id >= 1, `request id ${r.id}`);
+  conforms(OPS[r.op].args, r.args, 'args');
+  // The decoded value must not be a view of the frame: the server keeps args (texts, keys) beyond this frame.
+  const snapshot = normalize(r);
+  const copy = Buffer.from(payload);
+  payload.fill(0x5a);
+  assert.deepEqual(normalize(r), snapshot, 'the decoded request changed when the frame buffer was overwritten');
+  copy.copy(payload);
+  // Stable: what decodes, re-encodes and decodes to the same value.
+  const again = codec.decodeRequest(codec.encodeRequest(r).subarray(4));
+  assert.ok(again.ok, `a decoded request does not decode after re-encoding: ${again.ok ? '' : again.error.message}`);
+  assert.deepEqual(normalize(again.value), snapshot);
+  return d;
+}
+
+/** A client's decoder fed by a hostile server: never throws, and what it accepts conforms to the schema. */
+export function checkServerMessage(protocol: Protocol, payload: Buffer, pending: PendingInfo | undefined): void {
+  const d = decodeSafely(
+    () => CODECS[protocol].decodeServerMessage(payload, () => pending),
+    `${protocol} decodeServerMessage`,
+  );
+  if (!d.ok) {
+    assert.ok((ERROR_CODES as readonly string[]).includes(d.error.code));
+    assert.ok(Number.isSafeInteger(d.id) && d.id >= 0);
+    return;
+  }
+  const m: ServerMessage = d.value;
+  if (m.kind === 'event') conforms(EVENTS[m.event].data, m.data, 'data');
+  else if (m.kind === 'error') {
+    assert.ok((ERROR_CODES as readonly string[]).includes(m.error.code));
+    assert.equal(typeof m.error.message, 'string');
+  } else conforms(OPS[m.op].result, m.result, 'result');
+}
+
+/** Server messages (results, errors, events) for the client-side decoders, mutated. */
+export function serverInputArb(protocol: Protocol): fc.Arbitrary<{ payload: Buffer; pending: PendingInfo | undefined }> {
+  const codec = CODECS[protocol];
+  const eventArb = fc.oneof(
+    ...(Object.keys(EVENTS) as (keyof typeof EVENTS)[]).map((e) =>
+      valueArb(EVENTS[e].data).map((data) => codec.encodeEvent({ kind: 'event', event: e, data } as never)),
+    ),
+  );
+  const errorArb = fc
+    .record({ id: fc.nat({ max: 1000 }), code: fc.constantFrom(...ERROR_CODES), message: strArb, retry: fc.option(uintArb, { nil: undefined }) })
+    .map(({ id, code, message, retry }) => codec.encodeError(id, { code, message, ...(retry === undefined ? {} : { retryAfterMs: retry }) }));
+  const resultArb = fc.oneof(
+    ...OP_NAMES.map((op) =>
+      fc
+        .record({ id: fc.integer({ min: 1, max: 1000 }), args: valueArb(OPS[op].args), result: valueArb(OPS[op].result), self: strArb })
+        .map(({ id, args, result, self }) => {
+          const pending: PendingInfo = { op, args: args as Args<OpName>, self };
+          return { frame: codec.encodeResult(id, op, result as never, args as never), pending };
+        }),
+    ),
+  );
+  const framed = fc.oneof(
+    eventArb.map((f) => ({ frame: f, pending: undefined as PendingInfo | undefined })),
+    errorArb.map((f) => ({ frame: f, pending: undefined as PendingInfo | undefined })),
+    resultArb,
+  );
+  return fc
+    .tuple(framed, fc.array(byteMutationArb, { maxLength: 4 }))
+    .map(([f, ms]) => ({ payload: mutateBytes(f.frame.subarray(4), ms), pending: f.pending }));
+}
+
+// ---------- the frame reader ----------
+
+/** A stream for the frame reader: frames (some with a wrong or oversized length prefix), cut into chunks. */
+export interface FrameStream {
+  maxFrame: number;
+  bytes: Buffer;
+  cuts: number[];
+}
+
+export const frameStreamArb: fc.Arbitrary<FrameStream> = fc
+  .record({
+    maxFrame: fc.constantFrom(0, 1, 4, 100, 1024),
+    frames: fc.array(
+      fc.oneof(
+        { arbitrary: fc.uint8Array({ maxLength: 40 }).map((a) => frame(Buffer.from(a))), weight: 8 },
+        // a length prefix that lies: larger than the maximum, or larger than what follows
+        { arbitrary: fc.constantFrom(1025, 0x10000, 0x7fffffff, 0xffffffff).map((n) => u32(n)), weight: 1 },
+        { arbitrary: fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.from(a)), weight: 1 },
+      ),
+      { maxLength: 12 },
+    ),
+    cuts: fc.array(fc.nat(), { maxLength: 10 }),
+  })
+  .map(({ maxFrame, frames, cuts }) => {
+    const bytes = Buffer.concat(frames);
+    return { maxFrame, bytes, cuts: cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b) };
+  });
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n, 0);
+  return b;
+}
+
+/** The obviously correct reader: the whole stream at once, frame after frame. */
+function referenceFrames(bytes: Buffer, maxFrame: number): { frames: string[]; refused: number | undefined } {
+  const frames: string[] = [];
+  let off = 0;
+  while (bytes.length - off >= 4) {
+    const len = bytes.readUInt32BE(off);
+    if (len > maxFrame) return { frames, refused: len };
+    if (bytes.length - off - 4 < len) break;
+    frames.push(bytes.subarray(off + 4, off + 4 + len).toString('hex'));
+    off += 4 + len;
+  }
+  return { frames, refused: undefined };
+}
+
+/** The FrameReader, fed the stream in chunks, gives exactly what the reference gives, however it is cut. */
+export function checkFrameStream(s: FrameStream): void {
+  const got: string[] = [];
+  const r = new FrameReader(s.maxFrame, (p) => got.push(Buffer.from(p).toString('hex')));
+  const at = [0, ...s.cuts, s.bytes.length];
+  const refusals: number[] = [];
+  for (let i = 1; i < at.length; i++) {
+    const refused = r.push(s.bytes.subarray(at[i - 1], at[i]));
+    if (refused !== undefined) refusals.push(refused);
+  }
+  const want = referenceFrames(s.bytes, s.maxFrame);
+  assert.deepEqual(got, want.frames, 'frames differ from the reference reader');
+  assert.deepEqual(refusals, want.refused === undefined ? [] : [want.refused], 'refusals differ from the reference reader');
+}
