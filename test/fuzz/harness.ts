@@ -29,6 +29,7 @@ import {
   type ServerMessage,
 } from '../../protocol/ops.js';
 import type { Schema } from '../../protocol/schema.js';
+import { schemaArb } from '../helpers/arbitraries.js';
 
 export const CODECS: Record<Protocol, Codec> = { json: jsonCodec, binary: binaryCodec };
 export const OP_NAMES = Object.keys(OPS) as OpName[];
@@ -56,33 +57,8 @@ const bytesArb = fc.oneof(
   fc.constantFrom(0, 8, 16, 32, 64, 65).map((n) => Buffer.alloc(n, 0xab)),
 );
 
-export function valueArb(s: Schema): fc.Arbitrary<unknown> {
-  switch (s.kind) {
-    case 'uint':
-      return uintArb;
-    case 'str':
-      return strArb;
-    case 'bytes':
-      return bytesArb;
-    case 'bool':
-      return fc.boolean();
-    case 'opt':
-      return fc.option(valueArb(s.of), { nil: undefined });
-    case 'nullable':
-      return fc.option(valueArb(s.of), { nil: null });
-    case 'arr':
-      return fc.array(valueArb(s.of), { maxLength: 5 });
-    case 'obj': {
-      const model: Record<string, fc.Arbitrary<unknown>> = {};
-      const requiredKeys: string[] = [];
-      for (const [k, f] of Object.entries(s.fields)) {
-        model[k] = f.kind === 'opt' ? valueArb(f.of) : valueArb(f);
-        if (f.kind !== 'opt') requiredKeys.push(k);
-      }
-      return fc.record(model, { requiredKeys, noNullPrototype: true });
-    }
-  }
-}
+export const valueArb = (s: Schema): fc.Arbitrary<unknown> =>
+  schemaArb(s, { uint: uintArb, str: strArb, bytes: bytesArb, maxArray: 5 });
 
 const idArb = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.constantFrom(127, 128, 2 ** 32, MAX), fc.integer({ min: 1, max: MAX }));
 

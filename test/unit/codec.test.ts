@@ -23,6 +23,7 @@ import {
   type ServerMessage,
 } from '../../protocol/ops.js';
 import type { Schema } from '../../protocol/schema.js';
+import { schemaArb } from '../helpers/arbitraries.js';
 
 const CODECS = [jsonCodec, binaryCodec] as const;
 const OP_NAMES = Object.keys(OPS) as OpName[];
@@ -38,34 +39,8 @@ const strArb = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ 
 // Decoders return Buffers, so generate Buffers for deepStrictEqual.
 const bytesArb = fc.uint8Array({ maxLength: 48 }).map((a) => Buffer.from(a));
 
-function arb(s: Schema): fc.Arbitrary<unknown> {
-  switch (s.kind) {
-    case 'uint':
-      return uintArb;
-    case 'str':
-      return strArb;
-    case 'bytes':
-      return bytesArb;
-    case 'bool':
-      return fc.boolean();
-    case 'opt':
-      return fc.option(arb(s.of), { nil: undefined });
-    case 'nullable':
-      return fc.option(arb(s.of), { nil: null });
-    case 'arr':
-      return fc.array(arb(s.of), { maxLength: 4 });
-    case 'obj': {
-      // An opt field is an optional key: absent, not present-and-undefined (decoders leave absent keys out).
-      const model: Record<string, fc.Arbitrary<unknown>> = {};
-      const requiredKeys: string[] = [];
-      for (const [k, f] of Object.entries(s.fields)) {
-        model[k] = f.kind === 'opt' ? arb(f.of) : arb(f);
-        if (f.kind !== 'opt') requiredKeys.push(k);
-      }
-      return fc.record(model, { requiredKeys, noNullPrototype: true });
-    }
-  }
-}
+const arb = (s: Schema): fc.Arbitrary<unknown> =>
+  schemaArb(s, { uint: uintArb, str: strArb, bytes: bytesArb, maxArray: 4 });
 
 const idArb = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: MAX }));
 const errorCodeArb = fc.constantFrom(...ERROR_CODES);
