@@ -123,11 +123,6 @@ export class Connection {
     if (!this.closed) this.write(this.codec!.encodeEvent(ev));
   }
 
-  /** Sends an already encoded frame (an event encoded once for several connections of the same protocol). */
-  raw(frame: Buffer): void {
-    this.write(frame);
-  }
-
   addLogin(nonce: string, a: LoginAttempt): void {
     if (this.logins.size >= MAX_LOGIN_ATTEMPTS) this.logins.delete(this.logins.keys().next().value!);
     this.logins.set(nonce, a);
