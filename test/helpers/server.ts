@@ -19,6 +19,11 @@ export interface TestServer {
   proc: ChildProcess;
   /** Everything the server printed so far. */
   output(): string;
+  /**
+   * Waits until the output matches: log lines come through a pipe and may arrive after the TCP answer to the
+   * request that caused them.
+   */
+  waitForOutput(re: RegExp, timeoutMs?: number): Promise<void>;
   /** SIGTERM and wait for exit (graceful shutdown). */
   stop(): Promise<number | null>;
   /** SIGKILL and wait for exit. */
@@ -44,7 +49,8 @@ export function startServer(opts: StartOptions = {}): Promise<TestServer> {
   const args = [SERVER_BUNDLE, '--port', String(opts.port ?? 0), '--db', db, '--synchronous', 'normal', ...relaxed, ...(opts.args ?? [])];
   const proc = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  // 'close', not 'exit': by then everything the server printed has been read.
+  const exited = new Promise<number | null>((r) => proc.once('close', (code) => r(code)));
   return new Promise((resolveStart, reject) => {
     const onData = (d: Buffer): void => {
       out += d.toString();
@@ -58,6 +64,13 @@ export function startServer(opts: StartOptions = {}): Promise<TestServer> {
           db,
           proc,
           output: () => out,
+          waitForOutput: async (re, timeoutMs = 5000) => {
+            const deadline = Date.now() + timeoutMs;
+            while (!re.test(out)) {
+              if (Date.now() > deadline) throw new Error(`the server never printed ${re}:\n${out}`);
+              await new Promise((r) => setTimeout(r, 20));
+            }
+          },
           stop: async () => {
             proc.kill('SIGTERM');
             return exited;

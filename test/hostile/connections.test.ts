@@ -73,7 +73,7 @@ describe('connection flood', () => {
     assert.equal(kept.length, 48, 'exactly the free slots are served');
     assert.deepEqual(during.failures, []);
     assert.ok(during.max < 2000, `a probe round trip took ${during.max} ms`);
-    assert.match(s.output(), /too_many_connections/);
+    await s.waitForOutput(/too_many_connections/);
     // Slots come back when the flood goes.
     for (const r of kept) r.sock.destroy();
     await sleep(300);

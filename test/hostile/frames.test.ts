@@ -121,7 +121,7 @@ describe('slowloris and half-open peers', () => {
     assert.ok(closedAfter < 6000, `closed only after ${closedAfter} ms`);
     assert.deepEqual(during.failures, [], 'the probe (which pings) was not closed as idle');
     assert.ok(during.max < 2000);
-    assert.match(s.output(), /idle_timeout/);
+    await s.waitForOutput(/idle_timeout/);
   });
 
   test('a peer that keeps its side open after the server closed is destroyed and frees its connection slot', async () => {

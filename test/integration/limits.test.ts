@@ -89,6 +89,6 @@ describe('connection limit', () => {
     });
     assert.ok(closed, 'the fourth connection is closed');
     await ok[0]!.request('ping', {});
-    assert.match(s.output(), /too_many_connections/);
+    await s.waitForOutput(/too_many_connections/);
   });
 });

@@ -204,7 +204,7 @@ describe('at run time', () => {
     assert.ok(refusal !== undefined, 'the disk filled up');
     assert.ok(isCode('INTERNAL')(refusal));
     assert.match((refusal as Error).message, /could not store the message/);
-    assert.match(s.output(), /store_failed .*full/);
+    await s.waitForOutput(/store_failed .*full/);
     // Still up: reads and pings work, the connection stays.
     assert.deepEqual(await c.request('ping', {}), {});
     assert.equal((await c.request('history', { peer: me, limit: 1 })).messages[0]?.id, acked.at(-1)?.id);
