@@ -5,7 +5,7 @@
  */
 import type { App, Part } from './app.js';
 import { button, el, fullTime, icon, plural, preview, reconcile, setAttrs, setError, setText, shortTime, srOnly } from './dom.js';
-import { post, request, retrying } from './host.js';
+import { post, request } from './host.js';
 import { HISTORY_MAX, MAX_TEXT_BYTES, utf8Length, type ChatMessage, type Outgoing } from './messages.js';
 import { presenceDot } from './home.js';
 import { errorOf, spinner } from './screens.js';
@@ -184,15 +184,14 @@ export class ConversationPage implements Part {
 
   // ---- loading ----
 
-  private async load(before: number | null, retry = false): Promise<void> {
+  private async load(before: number | null): Promise<void> {
     const h = this.history;
     if (h.loading) return;
     h.loading = true;
     h.error = null;
     this.app.render();
     try {
-      const ask = () => request('history', { peer: this.peer, before, limit: Math.min(HISTORY_MAX, PAGE) });
-      const r = await (retry ? retrying(ask) : ask());
+      const r = await request('history', { peer: this.peer, before, limit: Math.min(HISTORY_MAX, PAGE) });
       if (before === null && h.loaded) {
         // A refresh: what it covers and lacks was deleted meanwhile (newer ones may have arrived since it left).
         const ids = r.messages.map((m) => m.id);
@@ -215,7 +214,7 @@ export class ConversationPage implements Part {
 
   /** The connection came back: load the newest page again (merging, and dropping what was deleted meanwhile). */
   refresh(): void {
-    void this.load(null, true);
+    void this.load(null);
   }
 
   private loadNewest(): Promise<void> {

@@ -51,21 +51,6 @@ export function settle(m: ReplyOk | ReplyError): void {
   else w.reject(new RequestError({ message: 'The extension answered something unexpected.', field: null }));
 }
 
-/**
- * Runs a request again a few times while it fails: right after a reconnect the connection is up a moment before
- * the session has resumed, and a request in that moment is refused.
- */
-export async function retrying<T>(run: () => Promise<T>, tries = 5, delayMs = 300): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await run();
-    } catch (e) {
-      if (i >= tries) throw e;
-      await new Promise((r) => setTimeout(r, delayMs * i));
-    }
-  }
-}
-
 // ---- UI state ----
 
 export type Page = 'home' | 'conversation' | 'account';

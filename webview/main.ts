@@ -12,7 +12,7 @@ import type { App, Part } from './app.js';
 import { ConversationPage } from './conversation.js';
 import { el } from './dom.js';
 import { HomePage } from './home.js';
-import { loadUi, post, request, retrying, saveUi, saveUiNow, settle, type Page } from './host.js';
+import { loadUi, post, request, saveUi, saveUiNow, settle, type Page } from './host.js';
 import { isToWebview, USERNAME_RE, type ToWebview } from './messages.js';
 import { AccountPage, AuthScreen, Banners, ConnectScreen, Header, spinner } from './screens.js';
 import { lower, Store } from './store.js';
@@ -140,7 +140,7 @@ class View implements App {
   }
 
   private loadConversations(): void {
-    void this.store.loadConversations(async () => (await retrying(() => request('conversations', {}))).conversations);
+    void this.store.loadConversations(async () => (await request('conversations', {})).conversations);
   }
 
   receive(m: ToWebview): void {

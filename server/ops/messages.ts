@@ -29,7 +29,7 @@ export const messageHandlers: Handlers<
   send(ctx, args) {
     const sender = me(ctx);
     // SQLite stores UTF-8: a lone surrogate would become U+FFFD in storage but not in the echo and the push.
-    args.text = args.text.toWellFormed();
+    if (!args.text.isWellFormed()) args.text = args.text.toWellFormed(); // the check allocates nothing
     if (args.text.length === 0) fail('BAD_REQUEST', 'a message needs some text');
     // length * 3 bounds the UTF-8 size, so only long texts are measured.
     if (args.text.length * 3 > MAX_TEXT_BYTES && Buffer.byteLength(args.text) > MAX_TEXT_BYTES)

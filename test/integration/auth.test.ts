@@ -523,10 +523,7 @@ for (const protocol of PROTOCOLS) {
           c.request('change_password', {
             nonce: pr.nonce,
             proof: pr.proof,
-            salt: k.salt,
-            iterations: k.iterations,
-            storedKey: k.storedKey,
-            serverKey: k.serverKey,
+            ...k,
           }),
           isCode('BAD_REQUEST'),
         );
@@ -545,10 +542,7 @@ for (const protocol of PROTOCOLS) {
           c.request('change_password', {
             nonce: pr.nonce,
             proof: pr.proof,
-            salt: k.salt,
-            iterations: k.iterations,
-            storedKey: k.storedKey,
-            serverKey: k.serverKey,
+            ...k,
           }),
           isCode('AUTH_FAILED'),
         );
