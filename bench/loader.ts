@@ -27,7 +27,7 @@ export async function benchKeys(password: string, iterations: number): Promise<B
 type DB = ReturnType<typeof openDatabase>;
 
 function open(file: string): DB {
-  const db = openDatabase(file, 'normal');
+  const db = openDatabase(file);
   // Loading only: nothing here needs to survive a crash, and a big cache keeps the index inserts in memory.
   db.pragma('synchronous = OFF');
   db.pragma('cache_size = -1000000');
@@ -35,8 +35,10 @@ function open(file: string): DB {
   return db;
 }
 
-/** Back to the server's WAL mode, everything in the main file. */
+/** Records who has talked with whom (the server does it as it stores each message), then back to WAL mode. */
 function close(db: DB): void {
+  db.exec(`INSERT INTO pairs (lo, hi) SELECT DISTINCT min(sender_id, recipient_id), max(sender_id, recipient_id)
+           FROM messages WHERE true ON CONFLICT DO NOTHING`);
   db.pragma('journal_mode = WAL');
   db.close();
 }

@@ -33,7 +33,7 @@ const HELP = `Usage: npm run bench -- [options] [workloads]
   --protocol binary,json the protocols, where a workload runs both (default both)
   --attempts N           repeat a run that other processes disturbed up to N times (default 3; --quick 1)
   --workers N            load-generator processes for the throughput workload (default 2)
-  --profile              also write the server's CPU profile of each run (.cache/bench/profiles; see bench/profile.mjs)
+  --profile              also write CPU profiles (.cache/bench/profiles; see bench/profile.mjs): the server's of each run, each load generator's over the whole bench run
   --out FILE             where to write the JSON (default bench/results.json, or bench/results-quick.json)
 
 Environment, for experiments: JOCHAT_BENCH_SERVER=path/to/server.js measures another server bundle;
@@ -42,6 +42,8 @@ JOCHAT_BENCH_NODE_ARGS="..." passes options to the server's node.`;
 const ROOT = path.resolve(__dirname, '../..');
 const SERVER = process.env['JOCHAT_BENCH_SERVER'] ?? path.join(ROOT, 'dist/server.js');
 const WORKER = path.join(__dirname, 'worker.cjs');
+/** --profile: the server's profile of each run, and each load generator's over the whole bench run. */
+const PROFILE_DIR = path.join(ROOT, '.cache/bench/profiles');
 /** For experiments only: options for the server's node (e.g. JOCHAT_BENCH_NODE_ARGS=--optimize-for-size). */
 const NODE_ARGS = (process.env['JOCHAT_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 const WORKLOADS = ['throughput', 'latency', 'connections', 'wire', 'storm', 'scale'] as const;
@@ -142,8 +144,13 @@ class Worker {
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   readonly proc: ChildProcess;
 
-  constructor(readonly index: number) {
-    this.proc = fork(WORKER, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  /** With `profileDir`, the process writes its CPU profile there when it exits (the whole bench run). */
+  constructor(
+    readonly index: number,
+    profileDir: string | undefined,
+  ) {
+    const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `generator-${index}-${Date.now()}.cpuprofile`] : [];
+    this.proc = fork(WORKER, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.proc.on('message', (m: { seq: number; ok: boolean; result?: unknown; error?: string }) => {
       const w = this.waiting.get(m.seq);
       this.waiting.delete(m.seq);
@@ -459,13 +466,11 @@ async function withServer<T>(
 ): Promise<T> {
   const dir = db ? path.dirname(db) : mkdtempSync(path.join(ctx.tmp, `${name}-`));
   const file = db ?? path.join(dir, 'jochat.db');
-  const profDir = path.join(ROOT, '.cache/bench/profiles');
-  if (ctx.o.profile) mkdirSync(profDir, { recursive: true });
   const server = await startServer({
     bundle: SERVER,
     db: file,
     synchronous: sync,
-    nodeArgs: [...NODE_ARGS, ...(ctx.o.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}-${sync}-${Date.now()}.cpuprofile`] : [])],
+    nodeArgs: [...NODE_ARGS, ...(ctx.o.profile ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `${name}-${sync}-${Date.now()}.cpuprofile`] : [])],
   });
   try {
     return await fn(server, (protocol) => ({ host: server.host, port: server.port, protocol }));
@@ -523,12 +528,11 @@ async function throughputRun(ctx: Ctx, protocol: Proto, sync: Synchronous): Prom
   const z = ctx.size.throughput;
   const dir = mkdtempSync(path.join(ctx.tmp, 'tp-'));
   const db = path.join(dir, 'jochat.db');
-  const profDir = path.join(ROOT, '.cache/bench/profiles');
   const server = await startServer({
     bundle: SERVER,
     db,
     synchronous: sync,
-    nodeArgs: [...NODE_ARGS, ...(ctx.o.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `throughput-${protocol}-${sync}-${Date.now()}.cpuprofile`] : [])],
+    nodeArgs: [...NODE_ARGS, ...(ctx.o.profile ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `throughput-${protocol}-${sync}-${Date.now()}.cpuprofile`] : [])],
   });
   const ws = ctx.workers.slice(0, ctx.o.workers);
   const share = split(z.pairs, ws.length);
@@ -1055,12 +1059,13 @@ export async function main(argv: string[]): Promise<void> {
   const f = m.fdatasyncMs;
   log(`fdatasync of 4 KiB: p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms, max ${f.max.toFixed(1)} ms; load average ${m.loadAverage.map((x) => x.toFixed(1)).join(' ')}; ulimit -n ${m.ulimitN}`);
   if (m.loadAverage[0]! > 1.5) log(`warning: the machine is busy (load ${m.loadAverage[0]!.toFixed(1)}): figures will be lower and noisier`);
+  if (o.profile) mkdirSync(PROFILE_DIR, { recursive: true });
   const ctx: Ctx = {
     o,
     started: started.getTime(),
     budgetSeconds: o.quick ? 60 : 480,
     size: sizes(o.quick),
-    workers: Array.from({ length: 4 }, (_, i) => new Worker(i)),
+    workers: Array.from({ length: 4 }, (_, i) => new Worker(i, o.profile ? PROFILE_DIR : undefined)),
     tmp,
   };
   const run: Record<Workload, (c: Ctx) => Promise<void>> = { throughput, latency, connections, wire, storm, scale };

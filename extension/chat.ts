@@ -126,6 +126,13 @@ export class ChatService implements vscode.Disposable {
     return this.requireClient().request(op, args);
   }
 
+  /** Takes pending messages; the reply's `remaining` is the new pending count (no counts event follows a fetch). */
+  async fetchPending(limit: number): Promise<Result<'fetch_pending'>> {
+    const r = await this.request('fetch_pending', { limit });
+    this.update({ counts: { ...this._state.counts, pending: r.remaining } });
+    return r;
+  }
+
   async signup(username: string, password: string): Promise<void> {
     await this.requireClient().signup(username, password);
   }

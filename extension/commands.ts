@@ -170,7 +170,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
           },
         });
         if (answer === undefined) return;
-        const r = await chat.request('fetch_pending', { limit: Number(answer) });
+        const r = await chat.fetchPending(Number(answer));
         const picked = await ask().pick(
           r.messages.map((m) => messageItem(m, chat.state.username)),
           {

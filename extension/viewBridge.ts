@@ -273,7 +273,7 @@ export class ViewBridge implements vscode.Disposable {
         return { unread: r.unread };
       },
       fetch_pending: async ({ limit }) => {
-        const r = await chat.request('fetch_pending', { limit });
+        const r = await chat.fetchPending(limit);
         return { messages: r.messages.map(toChatMessage), remaining: r.remaining };
       },
       list_accounts: async ({ pattern, cursor, limit }) => {

@@ -7,7 +7,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MAX_FRAME } from '../protocol/limits.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
-import type { Synchronous } from './storage/db.js';
+
+export type Synchronous = 'full' | 'normal';
 
 export interface Config {
   host: string;
@@ -100,7 +101,7 @@ export const OPTIONS = [
     key: 'synchronous',
     name: 'synchronous',
     arg: 'full|normal',
-    help: 'full: every commit reaches the disk (survives power loss); normal: survives a killed server',
+    help: 'full: nothing is acknowledged before it is on disk (survives power loss); normal: survives a killed server',
     parse: oneOf('full', 'normal'),
     default: () => 'full' as const,
   }),

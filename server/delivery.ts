@@ -20,12 +20,18 @@ export class Delivery {
   private queue: QueuedSend[] = [];
   private lastSentAt = 0;
 
-  constructor(private readonly hub: Hub) {}
-
-  enqueue(q: QueuedSend): void {
-    if (this.queue.push(q) === 1) setImmediate(() => this.flush());
+  constructor(private readonly hub: Hub) {
+    // While an fsync runs, sends gather for the commit after it: one commit of many rows costs far less per row
+    // than many small ones (each commit rewrites every index page it touches), and those sends would have waited
+    // for that next fsync anyway.
+    hub.sync.onIdle = () => this.flush();
   }
 
+  enqueue(q: QueuedSend): void {
+    if (this.queue.push(q) === 1) setImmediate(() => this.hub.sync.busy || this.flush());
+  }
+
+  /** Commits what is queued; acknowledges and pushes it once it is on disk. */
   flush(): void {
     const batch = this.queue;
     if (batch.length === 0) return;
@@ -33,12 +39,14 @@ export class Delivery {
     const { hub } = this;
     // Never backwards, so sentAt follows id order even if the clock steps back.
     const sentAt = (this.lastSentAt = Math.max(this.lastSentAt, Date.now()));
-    const rows: NewMessage[] = batch.map((q) => ({
+    // Who is online as each recipient now, when the row is written as pending or not.
+    const online = batch.map((q) => hub.online.get(q.recipient.id));
+    const rows: NewMessage[] = batch.map((q, i) => ({
       senderId: q.sender.accountId,
       recipientId: q.recipient.id,
       text: q.args.text,
       sentAt,
-      pending: !hub.online.has(q.recipient.id),
+      pending: online[i] === undefined,
       clientMsgId: q.args.clientMsgId,
     }));
     let stored: Inserted[];
@@ -50,7 +58,13 @@ export class Delivery {
         q.conn.error(q.reqId, { code: 'INTERNAL', message: 'the server could not store the message; try again' });
       return;
     }
+    hub.sync.afterSync(() => this.deliver(batch, stored, online, sentAt));
+  }
+
+  private deliver(batch: QueuedSend[], stored: Inserted[], online: (Connection | undefined)[], sentAt: number): void {
+    const { hub } = this;
     const touched = new Set<Connection>();
+    const missed: number[] = [];
     for (let i = 0; i < batch.length; i++) {
       const q = batch[i]!;
       const s = stored[i]!;
@@ -67,14 +81,34 @@ export class Delivery {
         sentAt,
         unread: true,
       };
-      const rc = rows[i]!.pending ? undefined : hub.online.get(q.recipient.id);
-      if (rc?.session) {
-        rc.event({ kind: 'event', event: 'message', data: { message } });
-        rc.session.received(q.sender.accountId, q.sender.username);
-        touched.add(rc);
+      // Stored as pending: the recipient fetches it (a login since then has counted it as pending).
+      let rc = online[i];
+      if (rc !== undefined) {
+        rc = hub.online.get(q.recipient.id);
+        if (rc?.session) {
+          rc.event({ kind: 'event', event: 'message', data: { message } });
+          // A session that logged in since the commit has counted this message already.
+          if (rc === online[i]) {
+            rc.session.received(q.sender.accountId, q.sender.username);
+            touched.add(rc);
+          }
+        } else {
+          // The recipient went offline during the fsync: the message waits for it as pending after all.
+          rc = undefined;
+          missed.push(s.id);
+        }
       }
       q.conn.result(q.reqId, 'send', { message, delivered: rc !== undefined }, q.args);
     }
+    if (missed.length > 0) this.markPending(missed);
     for (const c of touched) if (c.session) hub.pushCounts(c, c.session);
+  }
+
+  private markPending(ids: number[]): void {
+    try {
+      this.hub.store.markPending(ids);
+    } catch (e) {
+      this.hub.log.error('store_failed', { count: ids.length, error: (e as Error).message });
+    }
   }
 }

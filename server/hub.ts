@@ -2,7 +2,7 @@
  * The server's shared state: who is online, sessions starting and ending, presence, and dispatch of requests to
  * the operation handlers.
  */
-import type { Event, Request, SessionEndReason } from '../protocol/ops.js';
+import type { Event, OpName, Request, SessionEndReason } from '../protocol/ops.js';
 import { OPS } from '../protocol/ops.js';
 import { USERNAME_RE } from '../protocol/limits.js';
 import type { Config } from './config.js';
@@ -14,8 +14,23 @@ import type { Logger } from './log.js';
 import { DEFERRED, HANDLERS, type Ctx } from './ops/index.js';
 import { Session } from './session.js';
 import type { Store } from './storage/store.js';
+import type { WalSync } from './storage/walSync.js';
 
 const ACCOUNT_CACHE_SIZE = 200_000;
+/**
+ * Operations whose reply (and the events they cause) must wait until their change is on disk: a person told that
+ * an account exists, a password changed or a message was deleted must not see it undone by a power cut. (`send`
+ * waits in the delivery; `fetch_pending` and `logout` need not: redelivering a message or reviving a token after a
+ * crash does no harm.)
+ */
+const WRITES: ReadonlySet<OpName> = new Set<OpName>([
+  'signup',
+  'login_finish',
+  'mark_read',
+  'delete_messages',
+  'delete_account',
+  'change_password',
+]);
 
 export class Hub {
   /** The one logged-in connection of each online account. */
@@ -29,6 +44,8 @@ export class Hub {
 
   constructor(
     readonly store: Store,
+    /** Replies that report a change wait for it to be on disk (with --synchronous full). */
+    readonly sync: WalSync,
     readonly config: Config,
     readonly log: Logger,
   ) {
@@ -67,8 +84,12 @@ export class Hub {
       // The handler table is keyed by op, so this pairing is right; TypeScript cannot see through the union.
       const handler = HANDLERS[req.op] as (ctx: Ctx, args: typeof req.args) => unknown;
       const result = handler(ctx, req.args);
-      if (result !== DEFERRED) conn.result(req.id, req.op, result as never, req.args as never);
-      for (const f of ctx.after) f();
+      const reply = (): void => {
+        if (result !== DEFERRED) conn.result(req.id, req.op, result as never, req.args as never);
+        for (const f of ctx.after) f();
+      };
+      if (WRITES.has(req.op)) this.sync.afterSync(reply);
+      else reply();
     } catch (e) {
       if (e instanceof OpError) return conn.error(req.id, e.toWire());
       this.log.error('internal_error', { conn: conn.id, op: req.op, error: (e as Error).stack ?? String(e) });
@@ -171,6 +192,7 @@ export class Hub {
   /** Graceful shutdown: commit what is queued, tell every client, close the connections. */
   shutdown(): void {
     this.delivery.flush();
+    this.sync.close();
     for (const c of this.connections) {
       if (c.session) this.endSession(c, 'server_shutdown');
       c.close();

@@ -1,7 +1,9 @@
 /** The server's command line: `node dist/server.js [options]` (see --help). */
+import { isMainThread, workerData } from 'node:worker_threads';
 import { helpText, parseConfig } from './config.js';
 import { Logger } from './log.js';
 import { startServer } from './server.js';
+import { isCheckpointJob, runCheckpointer } from './storage/checkpointer.js';
 import { SERVER_VERSION } from './version.js';
 
 async function main(): Promise<void> {
@@ -22,7 +24,7 @@ async function main(): Promise<void> {
   log.info('starting', { version: SERVER_VERSION, db: config.db });
   let server;
   try {
-    server = await startServer(config, log);
+    server = await startServer(config, log, __filename);
   } catch (e) {
     log.error('start_failed', { error: explain(e as NodeJS.ErrnoException, config.db) });
     process.exit(1);
@@ -72,4 +74,6 @@ function explain(e: NodeJS.ErrnoException, db: string): string {
   }
 }
 
-void main();
+// The same bundle is the checkpoint worker's script (server/storage/checkpointer.ts).
+if (!isMainThread && isCheckpointJob(workerData)) runCheckpointer(workerData);
+else void main();

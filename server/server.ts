@@ -6,8 +6,10 @@ import type { Config } from './config.js';
 import { Connection } from './connection.js';
 import { Hub } from './hub.js';
 import type { Logger } from './log.js';
+import { startCheckpointer } from './storage/checkpointer.js';
 import { openDatabase } from './storage/db.js';
 import { Store } from './storage/store.js';
+import { WalSync } from './storage/walSync.js';
 
 export interface RunningServer {
   readonly hub: Hub;
@@ -16,11 +18,19 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const db = openDatabase(config.db, config.synchronous);
+/** `script` is the server's bundle, which also runs as the checkpoint worker. */
+export async function startServer(config: Config, log: Logger, script: string): Promise<RunningServer> {
+  const db = openDatabase(config.db);
   const store = new Store(db);
   store.deleteExpiredTokens(Date.now());
-  const hub = new Hub(store, config, log);
+  const onDisk = config.db !== ':memory:';
+  const sync = WalSync.open(onDisk && config.synchronous === 'full' ? `${config.db}-wal` : undefined, (e) =>
+    log.error('fsync_failed', { error: e.message }),
+  );
+  const checkpointer = onDisk
+    ? startCheckpointer(script, config.db, db, (e) => log.error('checkpointer_failed', { error: e.message }))
+    : undefined;
+  const hub = new Hub(store, sync, config, log);
 
   const onSocket = (socket: Socket): void => {
     if (hub.connections.size >= config.maxConnections) {
@@ -46,6 +56,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       });
     });
   } catch (e) {
+    await checkpointer?.stop();
+    sync.close();
     db.close();
     throw e;
   }
@@ -65,8 +77,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         server.close();
         hub.shutdown();
         const done = (): void => {
-          db.close();
-          resolve();
+          // The worker's connection closes first: the last one to close checkpoints the WAL into the database.
+          void checkpointer?.stop().then(() => {
+            db.close();
+            resolve();
+          });
         };
         // Let the goodbye frames leave; a client that doesn't read them doesn't hold the shutdown up.
         const deadline = setTimeout(() => {

@@ -45,9 +45,13 @@ export const messageHandlers: Handlers<
   fetch_pending(ctx, args) {
     const s = me(ctx);
     const limit = inRange('limit', args.limit, FETCH_MIN, FETCH_MAX);
-    const messages = ctx.hub.store.takePending(s.accountId, limit, pageBudget(ctx), messageCost);
-    s.pending = ctx.hub.store.pendingCount(s.accountId);
-    if (messages.length > 0) ctx.after.push(() => ctx.hub.pushCounts(ctx.conn, s));
+    const { messages, drained } = ctx.hub.store.takePending(s.accountId, limit, pageBudget(ctx), messageCost);
+    // The count from login less what was taken, not a new count (that walks the whole queue); exact again when the
+    // queue runs out, and counted anew if it looks empty but is not (deleted pending messages can skew it).
+    const left = s.pending - messages.length;
+    s.pending = drained ? 0 : left > 0 ? left : ctx.hub.store.pendingCount(s.accountId);
+    // No counts event: `remaining` is the new pending count, and unread did not change (C9 pushes unread changes).
+    // For someone with unread messages from thousands of people that event is a large frame to encode.
     return { messages, remaining: s.pending };
   },
 

@@ -1,17 +1,16 @@
-/** Opens the SQLite database: WAL mode, chosen durability, and migrations up to the current schema. */
+/** Opens the SQLite database: WAL mode, and migrations up to the current schema. */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MIGRATIONS } from './migrations.js';
 
-export type Synchronous = 'full' | 'normal';
-
-export function openDatabase(file: string, synchronous: Synchronous): Database.Database {
+export function openDatabase(file: string): Database.Database {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode survives a killed process (commits are in the WAL file); FULL also survives power loss.
-  db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+  // NORMAL in WAL mode survives a killed process (commits are in the WAL file). The server makes commits survive
+  // power loss too (--synchronous full) by fsyncing the WAL off the event loop: storage/walSync.ts.
+  db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);

@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Message } from '../../protocol/ops.js';
+import { AccountIndex, type SearchPage } from './accountIndex.js';
 
 export interface Account {
   id: number;
@@ -60,24 +61,24 @@ const toMessage = (r: MessageRow): Message => ({
 const MESSAGE_COLUMNS = `m.id, s.username AS "from", r.username AS "to", m.text, m.sent_at AS sentAt, m.unread
   FROM messages m JOIN accounts s ON s.id = m.sender_id JOIN accounts r ON r.id = m.recipient_id`;
 
-export const hashToken = (token: string): Buffer => createHash('sha256').update(token).digest();
+/** A conversation's messages, for the bound pair (lower id, higher id): the expressions of messages_by_pair. */
+const PAIR = 'min(m.sender_id, m.recipient_id) = ? AND max(m.sender_id, m.recipient_id) = ?';
+/** The same, between @me and the column `peer` of the enclosing query. */
+const PAIR_OF = (peer: string): string =>
+  `min(m.sender_id, m.recipient_id) = min(@me, ${peer}) AND max(m.sender_id, m.recipient_id) = max(@me, ${peer})`;
+/** How many conversations insertMessages remembers as recorded (about 100 bytes each). */
+const KNOWN_PAIRS = 100_000;
+const pair = (a: number, b: number): [number, number] => (a < b ? [a, b] : [b, a]);
 
-/** A search pattern as SQL LIKE: `*`/`?` make it a whole-name glob, otherwise a substring; all else is literal. */
-export function likePattern(pattern: string): string {
-  const glob = /[*?]/.test(pattern);
-  let out = '';
-  for (const ch of pattern.toLowerCase()) {
-    if (glob && ch === '*') out += '%';
-    else if (glob && ch === '?') out += '_';
-    else if (ch === '%' || ch === '_' || ch === '\\') out += '\\' + ch;
-    else out += ch;
-  }
-  return glob ? out : `%${out}%`;
-}
+export const hashToken = (token: string): Buffer => createHash('sha256').update(token).digest();
 
 export class Store {
   /** The prepared statements, by name (tests check their query plans). */
   readonly s;
+  /** Conversations known to be in the pairs table (cleared when an account, and so its pairs, is deleted). */
+  private readonly knownPairs = new Set<string>();
+  /** Every account's name, for search; changed only with the accounts table, below. */
+  private readonly names: AccountIndex;
 
   constructor(readonly db: Database.Database) {
     const p = (sql: string) => db.prepare(sql);
@@ -113,7 +114,11 @@ export class Store {
       msgOwners: p('SELECT sender_id AS senderId, recipient_id AS recipientId, unread FROM messages WHERE id = ?'),
       msgDelete: p('DELETE FROM messages WHERE id = ?'),
       pendingList: p(`SELECT ${MESSAGE_COLUMNS} WHERE m.recipient_id = ? AND m.pending = 1 ORDER BY m.id LIMIT ?`),
-      pendingClear: p('UPDATE messages SET pending = 0 WHERE id = ?'),
+      // The rows just listed: in one transaction, the pending ones up to the last listed are exactly those. OR FAIL
+      // needs no statement journal (a copy of each page the statement changes, spilled to a temporary file past
+      // 64 KiB: four times the cost); the transaction around it rolls back on an error anyway.
+      pendingClear: p('UPDATE OR FAIL messages SET pending = 0 WHERE recipient_id = ? AND pending = 1 AND id <= ?'),
+      pendingSet: p('UPDATE messages SET pending = 1 WHERE id = ?'),
       pendingCount: p('SELECT count(*) AS n FROM messages WHERE recipient_id = ? AND pending = 1'),
       unreadByPeer: p(
         `SELECT m.sender_id AS peerId, a.username AS peer, count(*) AS unread
@@ -122,31 +127,25 @@ export class Store {
       ),
       readId: p('UPDATE messages SET unread = 0 WHERE id = ? AND recipient_id = ? AND unread = 1'),
       readUpTo: p('UPDATE messages SET unread = 0 WHERE recipient_id = ? AND sender_id = ? AND id <= ? AND unread = 1'),
-      historyOut: p(
-        `SELECT ${MESSAGE_COLUMNS} WHERE m.sender_id = ? AND m.recipient_id = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?`,
+      // A conversation is (lower id, higher id): messages_by_pair serves both directions, newest first.
+      history: p(
+        `SELECT ${MESSAGE_COLUMNS} WHERE ${PAIR} AND m.id < ? ORDER BY m.id DESC LIMIT ?`,
       ),
-      historyIn: p(
-        `SELECT ${MESSAGE_COLUMNS} WHERE m.recipient_id = ? AND m.sender_id = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?`,
-      ),
+      pairInsert: p('INSERT INTO pairs (lo, hi) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+      // Each conversation partner, with the id of the last message exchanged (none left: no conversation).
       conversations: p(
-        `SELECT peer, max(last) AS last FROM (
-           SELECT recipient_id AS peer, max(id) AS last FROM messages WHERE sender_id = ? GROUP BY recipient_id
-           UNION ALL
-           SELECT sender_id AS peer, max(id) AS last FROM messages WHERE recipient_id = ? GROUP BY sender_id
-         ) GROUP BY peer ORDER BY last DESC`,
+        `SELECT peer, last FROM (
+           SELECT peer, (SELECT max(m.id) FROM messages m WHERE ${PAIR_OF('peer')}) AS last
+           FROM (SELECT hi AS peer FROM pairs WHERE lo = @me UNION SELECT lo FROM pairs WHERE hi = @me)
+         ) WHERE last IS NOT NULL ORDER BY last DESC`,
       ),
-      peers: p(
-        `SELECT DISTINCT recipient_id AS id FROM messages WHERE sender_id = ?
-         UNION SELECT DISTINCT sender_id FROM messages WHERE recipient_id = ?`,
-      ),
-      deleteSent: p('DELETE FROM messages WHERE sender_id = ?'),
-      deleteReceived: p('DELETE FROM messages WHERE recipient_id = ?'),
-      search: p(
-        `SELECT id, username, username_lc AS lc FROM accounts
-         WHERE username_lc LIKE ? ESCAPE '\\' AND username_lc > ? ORDER BY username_lc LIMIT ?`,
-      ),
-      searchCount: p(`SELECT count(*) AS n FROM accounts WHERE username_lc LIKE ? ESCAPE '\\'`),
+      peers: p('SELECT hi AS id FROM pairs WHERE lo = ? UNION SELECT lo FROM pairs WHERE hi = ?'),
+      deletePair: p(`DELETE FROM messages AS m WHERE ${PAIR}`),
+      pairsDeleteLo: p('DELETE FROM pairs WHERE lo = ?'),
+      pairsDeleteHi: p('DELETE FROM pairs WHERE hi = ?'),
+      accountNames: p('SELECT id, username FROM accounts'),
     };
+    this.names = new AccountIndex(this.s.accountNames.all() as { id: number; username: string }[]);
   }
 
   /** A random secret kept in the database (for the fake salts of unknown usernames), created on first use. */
@@ -177,7 +176,10 @@ export class Store {
       k.serverKey,
       now,
     );
-    return r.changes === 1 ? Number(r.lastInsertRowid) : undefined;
+    if (r.changes !== 1) return undefined;
+    const id = Number(r.lastInsertRowid);
+    this.names.add(id, username);
+    return id;
   }
 
   /** New keys, and every token of the account revoked. */
@@ -190,14 +192,19 @@ export class Store {
 
   /** Deletes an account with all it sent and received and its tokens; returns the ids it had conversations with. */
   deleteAccount(accountId: number): number[] {
-    return this.db.transaction(() => {
+    const account = this.accountById(accountId);
+    const peers = this.db.transaction(() => {
       const peers = this.peersOf(accountId);
-      this.s.deleteSent.run(accountId);
-      this.s.deleteReceived.run(accountId);
+      for (const p of [...peers, accountId]) this.s.deletePair.run(...pair(accountId, p));
+      this.s.pairsDeleteLo.run(accountId);
+      this.s.pairsDeleteHi.run(accountId);
+      this.knownPairs.clear();
       this.s.sessionDeleteAll.run(accountId);
       this.s.accountDelete.run(accountId);
       return peers;
     })();
+    if (account) this.names.remove(account.username);
+    return peers;
   }
 
   peersOf(accountId: number): number[] {
@@ -225,14 +232,43 @@ export class Store {
 
   /** Stores a batch of sends in one transaction (one commit, one fsync for all of them). */
   insertMessages(batch: readonly NewMessage[]): Inserted[] {
+    try {
+      return this.insertBatch(batch);
+    } catch (e) {
+      this.knownPairs.clear(); // the pairs noted in the batch were rolled back with it
+      throw e;
+    }
+  }
+
+  private insertBatch(batch: readonly NewMessage[]): Inserted[] {
     return this.db.transaction(() =>
       batch.map((m): Inserted => {
         const r = this.s.msgInsert.run(m.senderId, m.recipientId, m.text, m.sentAt, m.pending ? 1 : 0, m.clientMsgId);
-        if (r.changes === 1) return { id: Number(r.lastInsertRowid), duplicate: undefined };
+        if (r.changes === 1) {
+          this.notePair(m.senderId, m.recipientId);
+          return { id: Number(r.lastInsertRowid), duplicate: undefined };
+        }
         const row = this.s.msgByClientId.get(m.senderId, m.clientMsgId) as MessageRow & { pending: number };
         return { id: row.id, duplicate: toMessage(row), delivered: row.pending === 0 };
       }),
     )();
+  }
+
+  /** Records that two accounts have talked; the pairs known to be recorded are remembered, to skip the lookup. */
+  private notePair(a: number, b: number): void {
+    const [lo, hi] = pair(a, b);
+    const key = `${lo}:${hi}`;
+    if (this.knownPairs.has(key)) return;
+    if (this.knownPairs.size >= KNOWN_PAIRS) this.knownPairs.clear();
+    this.s.pairInsert.run(lo, hi);
+    this.knownPairs.add(key);
+  }
+
+  /** Makes messages pending again: they were stored as delivered, but their recipient left before the push. */
+  markPending(ids: readonly number[]): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.s.pendingSet.run(id);
+    })();
   }
 
   message(id: number): Message | undefined {
@@ -242,20 +278,25 @@ export class Store {
 
   /**
    * Takes up to `limit` pending messages, oldest first, whose encoded size fits `budget` bytes (at least one), and
-   * marks them no longer pending.
+   * marks them no longer pending; `drained` when no pending message is left.
    */
-  takePending(recipientId: number, limit: number, budget: number, cost: (m: Message) => number): Message[] {
+  takePending(
+    recipientId: number,
+    limit: number,
+    budget: number,
+    cost: (m: Message) => number,
+  ): { messages: Message[]; drained: boolean } {
     return this.db.transaction(() => {
       const rows = (this.s.pendingList.all(recipientId, limit) as MessageRow[]).map(toMessage);
-      const out: Message[] = [];
+      const messages: Message[] = [];
       let used = 0;
       for (const m of rows) {
         used += cost(m);
-        if (out.length > 0 && used > budget) break;
-        out.push(m);
-        this.s.pendingClear.run(m.id);
+        if (messages.length > 0 && used > budget) break;
+        messages.push(m);
       }
-      return out;
+      if (messages.length > 0) this.s.pendingClear.run(recipientId, messages[messages.length - 1]!.id);
+      return { messages, drained: rows.length < limit && messages.length === rows.length };
     })();
   }
 
@@ -278,15 +319,13 @@ export class Store {
 
   /** One page of a conversation, newest first, merged from the two directions. */
   history(me: number, peer: number, before: number, limit: number): { messages: Message[]; more: boolean } {
-    const out = this.s.historyOut.all(me, peer, before, limit + 1) as MessageRow[];
-    const inc = me === peer ? [] : (this.s.historyIn.all(me, peer, before, limit + 1) as MessageRow[]);
-    const all = out.concat(inc).sort((a, b) => b.id - a.id);
-    return { messages: all.slice(0, limit).map(toMessage), more: all.length > limit };
+    const rows = this.s.history.all(...pair(me, peer), before, limit + 1) as MessageRow[];
+    return { messages: rows.slice(0, limit).map(toMessage), more: rows.length > limit };
   }
 
   /** Each peer with the id of the last message exchanged, most recent first. */
   conversations(me: number): { peer: number; last: number }[] {
-    return this.s.conversations.all(me, me) as { peer: number; last: number }[];
+    return this.s.conversations.all({ me }) as { peer: number; last: number }[];
   }
 
   /**
@@ -314,15 +353,7 @@ export class Store {
   }
 
   /** One page of accounts matching a pattern, ordered by lower-case name, after `cursor`; and the total. */
-  searchAccounts(
-    pattern: string,
-    cursor: string,
-    limit: number,
-  ): { accounts: { id: number; username: string }[]; next: string | null; total: number } {
-    const like = likePattern(pattern);
-    const rows = this.s.search.all(like, cursor, limit + 1) as { id: number; username: string; lc: string }[];
-    const total = (this.s.searchCount.get(like) as { n: number }).n;
-    const page = rows.slice(0, limit);
-    return { accounts: page, next: rows.length > limit ? page[page.length - 1]!.lc : null, total };
+  searchAccounts(pattern: string, cursor: string, limit: number): SearchPage {
+    return this.names.search(pattern, cursor, limit);
   }
 }

@@ -106,7 +106,7 @@ describe('100,000 pending messages', () => {
     const N = 100_000;
     const dir = mkdtempSync(join(tmpdir(), 'jochat-test-'));
     // Generated straight into the database file (the server's own schema), before the server starts.
-    const db = openDatabase(join(dir, 'jochat.db'), 'normal');
+    const db = openDatabase(join(dir, 'jochat.db'));
     const store = new Store(db);
     const keys = await newKeys('pw', MIN_ITERATIONS);
     const sender = store.createAccount('flooder', keys, Date.now())!;

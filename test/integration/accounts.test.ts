@@ -243,3 +243,52 @@ for (const protocol of PROTOCOLS) {
     });
   });
 }
+
+describe('list_accounts follows sign-ups and deletions', () => {
+  test('a new account is found at once, a deleted one is gone, and a restarted server finds the same', async () => {
+    const own = await startServer();
+    const connect = async (s: TestServer): Promise<JoChatClient> => {
+      const c = await connectClient(s, 'binary', { reconnect: false });
+      clients.push(c);
+      return c;
+    };
+    const P = token(5) + 'x';
+    const names = async (c: JoChatClient, pattern: string): Promise<{ names: string[]; total: number }> => {
+      const r = await c.request('list_accounts', { pattern, limit: 100 });
+      return { names: r.accounts.map((a) => a.username), total: r.total };
+    };
+    try {
+      const maker = await connect(own);
+      for (const n of ['Carol', 'carla']) {
+        await maker.signup(P + n, PASSWORD);
+        await maker.logout();
+      }
+      await maker.signup(P + 'CARL', PASSWORD);
+      assert.deepEqual(await names(maker, P + 'car'), { names: [P + 'CARL', P + 'carla', P + 'Carol'], total: 3 });
+      await maker.deleteAccount(PASSWORD);
+
+      const c = await connect(own);
+      await c.login(P + 'carla', PASSWORD);
+      assert.deepEqual(await names(c, P + 'car'), { names: [P + 'carla', P + 'Carol'], total: 2 });
+      assert.deepEqual(await names(c, `${P}c?r*`), { names: [P + 'carla', P + 'Carol'], total: 2 });
+      const again = await connect(own);
+      await again.signup(P + 'Carl', PASSWORD); // the deleted account's name is free again, in another case
+      assert.deepEqual(await names(c, P + 'CARL'), { names: [P + 'Carl', P + 'carla'], total: 2 });
+
+      await own.stop();
+      const restarted = await startServer({ dir: own.dir });
+      try {
+        const r = await connect(restarted);
+        await r.login(P + 'carla', PASSWORD);
+        const all = { names: [P + 'Carl', P + 'carla', P + 'Carol'], total: 3 };
+        assert.deepEqual(await names(r, ''), all);
+        assert.deepEqual(await names(r, `${P.toUpperCase()}*`), all);
+      } finally {
+        await restarted.stop();
+      }
+    } finally {
+      await own.stop();
+      own.cleanup();
+    }
+  });
+});

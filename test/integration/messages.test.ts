@@ -274,7 +274,9 @@ for (const protocol of PROTOCOLS) {
         const f1 = await b.c.request('fetch_pending', { limit: 2 });
         assert.deepEqual(f1.messages.map(core), acks.slice(0, 2).map((r) => core(r.message)));
         assert.equal(f1.remaining, 3);
-        await b.log.wait('counts', (d) => d.pending === 3);
+        // `remaining` is the new pending count: unread did not change, so no counts event follows a fetch.
+        assert.equal((await b.c.request('counts', {})).pending, 3);
+        assert.ok(!b.log.events.some((e) => e.event === 'counts' && e.data.pending === 3));
         const f2 = await b.c.request('fetch_pending', { limit: 2 });
         assert.deepEqual(
           f2.messages.map((m) => m.text),
@@ -297,6 +299,34 @@ for (const protocol of PROTOCOLS) {
         const again = await b.c.login(bName, PASSWORD);
         assert.equal(again.pending, 0);
         assert.equal(again.unread, 5);
+      });
+
+      test('a page that ends exactly at the last pending message: remaining 0, then an empty page', async () => {
+        const a = await user(protocol, 'alice');
+        const bName = await offlineUser(protocol, 'bob');
+        for (let i = 0; i < 4; i++) await a.c.send(bName, `m${i}`);
+        const b = await login(protocol, bName);
+        assert.equal((await b.c.request('fetch_pending', { limit: 2 })).remaining, 2);
+        const f2 = await b.c.request('fetch_pending', { limit: 2 });
+        assert.deepEqual([f2.messages.map((m) => m.text), f2.remaining], [['m2', 'm3'], 0]);
+        assert.equal((await b.c.request('counts', {})).pending, 0);
+        assert.deepEqual(await b.c.request('fetch_pending', { limit: 2 }), { messages: [], remaining: 0 });
+      });
+
+      test('pending messages deleted while their recipient is online: remaining and counts end exact', async () => {
+        const a = await user(protocol, 'alice');
+        const bName = await offlineUser(protocol, 'bob');
+        const acks = [];
+        for (let i = 0; i < 4; i++) acks.push(await a.c.send(bName, `m${i}`));
+        const b = await login(protocol, bName);
+        assert.equal(b.r.pending, 4);
+        // Read before it was fetched, then deleted by its sender: no unread count changes, so nothing recounts.
+        const id = acks[0]!.message.id;
+        assert.deepEqual(await b.c.request('mark_read', { ids: [id] }), { unread: 3 });
+        assert.deepEqual(await a.c.request('delete_messages', { ids: [id] }), { deleted: [id], refused: [] });
+        const f = await b.c.request('fetch_pending', { limit: 10 });
+        assert.deepEqual([f.messages.map((m) => m.text), f.remaining], [['m1', 'm2', 'm3'], 0]);
+        assert.equal((await b.c.request('counts', {})).pending, 0);
       });
 
       test('320 pending messages come in one fetch with limit 500', async () => {
