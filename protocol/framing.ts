@@ -4,16 +4,19 @@
  */
 export type FrameHandler = (payload: Buffer) => void;
 
-export class FrameReader {
-  /** Chunks of an incomplete frame, concatenated once when the whole frame is there. */
-  private parts: Buffer[] = [];
+/**
+ * The splitting, for a subclass that takes each frame in onFrame. The server's connection is one: it then needs no
+ * reader object and no closure of its own, which counts when it holds thousands of them.
+ */
+export abstract class FrameSplitter {
+  /** Chunks of an incomplete frame, concatenated once when the whole frame is there; none between frames. */
+  private parts: Buffer[] | undefined;
   private partsLen = 0;
   private failed = false;
 
-  constructor(
-    private readonly maxFrame: number,
-    private readonly onFrame: FrameHandler,
-  ) {}
+  constructor(private readonly maxFrame: number) {}
+
+  protected abstract onFrame(payload: Buffer): void;
 
   /**
    * Feeds bytes; calls onFrame for each complete frame, in order. Returns the refused length when a frame is too
@@ -22,7 +25,7 @@ export class FrameReader {
   push(chunk: Buffer): number | undefined {
     if (this.failed) return undefined;
     let buf = chunk;
-    if (this.partsLen > 0) {
+    if (this.parts !== undefined) {
       this.parts.push(chunk);
       this.partsLen += chunk.length;
       // Wait until the pending frame is complete, so a large frame is concatenated once, not once per chunk.
@@ -32,7 +35,7 @@ export class FrameReader {
       if (need - 4 > this.maxFrame) return this.fail(need - 4);
       if (this.partsLen < need) return undefined;
       buf = Buffer.concat(this.parts, this.partsLen);
-      this.parts = [];
+      this.parts = undefined;
       this.partsLen = 0;
     }
     let off = 0;
@@ -54,12 +57,26 @@ export class FrameReader {
   /** Stops reading: nothing after this is parsed. */
   stop(): void {
     this.failed = true;
-    this.parts = [];
+    this.parts = undefined;
     this.partsLen = 0;
   }
 
   private fail(len: number): number {
     this.stop();
     return len;
+  }
+}
+
+/** A FrameSplitter that hands each frame to a callback. */
+export class FrameReader extends FrameSplitter {
+  constructor(
+    maxFrame: number,
+    private readonly handler: FrameHandler,
+  ) {
+    super(maxFrame);
+  }
+
+  protected override onFrame(payload: Buffer): void {
+    this.handler(payload);
   }
 }

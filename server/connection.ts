@@ -1,11 +1,15 @@
 /**
  * One client connection: framing, protocol choice, writes (corked per turn), and the per-connection state
  * (session, login attempts in progress, last activity).
+ *
+ * The server holds thousands of these while they idle, so each keeps little: the socket's listeners are shared
+ * functions rather than closures, the connection is its own frame splitter, and the `remote` text and the map of
+ * login attempts exist only while needed.
  */
 import type { Socket } from 'node:net';
 import { binaryCodec } from '../protocol/binary.js';
 import type { Codec } from '../protocol/codec.js';
-import { FrameReader } from '../protocol/framing.js';
+import { FrameSplitter } from '../protocol/framing.js';
 import { jsonCodec } from '../protocol/json.js';
 import type { Args, Event, OpName, Result, WireError } from '../protocol/ops.js';
 import type { Hub } from './hub.js';
@@ -27,46 +31,64 @@ const MAX_LOGIN_ATTEMPTS = 4;
 /** How long a connection the server closed waits for the peer to close its side before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
+/** Where a socket's shared listeners find its connection. */
+const CONN = Symbol('connection');
+type ConnSocket = Socket & { [CONN]: Connection };
+
 let nextConnId = 1;
 
-export class Connection {
+export class Connection extends FrameSplitter {
   readonly id = nextConnId++;
-  readonly remote: string;
   /** The peer's IP address, the key of per-address rate limits. */
   readonly address: string;
   codec: Codec | undefined;
   session: Session | undefined;
   lastSeen = Date.now();
   closed = false;
-  private readonly logins = new Map<string, LoginAttempt>();
-  private readonly reader: FrameReader;
+  /** Login attempts in progress by server nonce; no map while there are none (a logged-in connection has none). */
+  private logins: Map<string, LoginAttempt> | undefined;
   private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
+
+  /** Connections corked in this event-loop turn: one nextTick uncorks them all. */
+  private static readonly corkedNow: Connection[] = [];
 
   constructor(
     readonly socket: Socket,
     private readonly hub: Hub,
   ) {
+    super(hub.config.maxFrame);
     this.address = socket.remoteAddress ?? 'unknown';
-    this.remote = `${this.address}:${socket.remotePort}`;
     socket.setNoDelay(true);
-    this.reader = new FrameReader(hub.config.maxFrame, (p) => this.onFrame(p));
-    socket.on('data', (chunk: Buffer) => {
-      const refused = this.reader.push(chunk);
-      if (refused !== undefined) this.refuseFrame(refused);
-    });
-    socket.on('error', (e) => hub.log.debug('socket_error', { conn: this.id, error: e.message }));
-    socket.on('close', () => {
-      this.closed = true;
-      this.reader.stop();
-      hub.disconnected(this);
-    });
+    (socket as ConnSocket)[CONN] = this;
+    socket.on('data', Connection.onData);
+    socket.on('error', Connection.onError);
+    socket.on('close', Connection.onClose);
   }
 
-  private onFrame(payload: Buffer): void {
+  /** The peer's address and port, for the logs (made when a line needs it; the socket keeps them after closing). */
+  get remote(): string {
+    return `${this.address}:${this.socket.remotePort}`;
+  }
+
+  private static onData(this: ConnSocket, chunk: Buffer): void {
+    const c = this[CONN];
+    const refused = c.push(chunk);
+    if (refused !== undefined) c.refuseFrame(refused);
+  }
+
+  private static onError(this: ConnSocket, e: Error): void {
+    const c = this[CONN];
+    c.hub.log.debug('socket_error', { conn: c.id, error: e.message });
+  }
+
+  private static onClose(this: ConnSocket): void {
+    const c = this[CONN];
+    c.closed = true;
+    c.stop();
+    c.hub.disconnected(c);
+  }
+
+  protected override onFrame(payload: Buffer): void {
     this.lastSeen = Date.now();
     if (!this.codec && !this.choose(payload)) return;
     const d = this.codec!.decodeRequest(payload);
@@ -101,7 +123,7 @@ export class Connection {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(this.uncork);
+      if (Connection.corkedNow.push(this) === 1) process.nextTick(Connection.uncorkAll);
     }
     this.socket.write(frame);
     if (this.socket.writableLength > this.hub.config.maxOutput) {
@@ -109,6 +131,17 @@ export class Connection {
       this.hub.log.warn('output_overflow', { conn: this.id, remote: this.remote, bytes: this.socket.writableLength });
       this.destroy();
     }
+  }
+
+  private static uncorkAll(): void {
+    const list = Connection.corkedNow;
+    // By index: a connection corked while these uncork is still in the list and is uncorked too.
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i]!;
+      c.corked = false;
+      c.socket.uncork();
+    }
+    list.length = 0;
   }
 
   result<O extends OpName>(id: number, op: O, result: Result<O>, args: Args<O>): void {
@@ -124,22 +157,26 @@ export class Connection {
   }
 
   addLogin(nonce: string, a: LoginAttempt): void {
-    if (this.logins.size >= MAX_LOGIN_ATTEMPTS) this.logins.delete(this.logins.keys().next().value!);
-    this.logins.set(nonce, a);
+    const logins = (this.logins ??= new Map());
+    if (logins.size >= MAX_LOGIN_ATTEMPTS) logins.delete(logins.keys().next().value!);
+    logins.set(nonce, a);
   }
 
   /** Takes a login attempt: single use, and only before it expires. */
   takeLogin(nonce: string, now: number): LoginAttempt | undefined {
-    const a = this.logins.get(nonce);
-    this.logins.delete(nonce);
-    return a && a.expires > now ? a : undefined;
+    const logins = this.logins;
+    const a = logins?.get(nonce);
+    if (!logins || !a) return undefined;
+    logins.delete(nonce);
+    if (logins.size === 0) this.logins = undefined;
+    return a.expires > now ? a : undefined;
   }
 
   /** Ends the connection after what was written is flushed. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.reader.stop();
+    this.stop();
     this.socket.end();
     // A peer that never closes its side (half-open) would otherwise hold the socket and a connection slot forever.
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
@@ -147,7 +184,7 @@ export class Connection {
 
   destroy(): void {
     this.closed = true;
-    this.reader.stop();
+    this.stop();
     this.socket.destroy();
   }
 }

@@ -12,7 +12,7 @@ import { JoChatClient, JoChatError } from '../../protocol/client.js';
 import type { Codec, PendingInfo, Protocol } from '../../protocol/codec.js';
 import { FrameReader } from '../../protocol/framing.js';
 import { jsonCodec } from '../../protocol/json.js';
-import type { ServerMessage } from '../../protocol/ops.js';
+import type { Result, ServerMessage } from '../../protocol/ops.js';
 import { authMessage, clientProof, deriveKeys, newKeys, newNonce, serverSignature } from '../../protocol/scram.js';
 import { connectClient, EventLog, PROTOCOLS, uniqueName , isCode } from '../helpers/clients.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -327,6 +327,29 @@ for (const protocol of PROTOCOLS) {
         await assert.rejects(d.request('login_finish', { nonce: pr3.nonce, proof: pr3.proof }), isCode('AUTH_FAILED'));
         // an invented nonce
         await assert.rejects(d.request('login_finish', { nonce: 'made-up', proof: pr3.proof }), isCode('AUTH_FAILED'));
+      });
+
+      test('a connection holds 4 login attempts at most: a fifth drops the oldest; the others stay usable', async () => {
+        const name = uniqueName('fay');
+        await (await signedUpAs(protocol, name)).c.logout();
+        const c = await client(protocol);
+        const starts: (Result<'login_start'> & { clientNonce: string })[] = [];
+        for (let i = 0; i < 5; i++) {
+          const clientNonce = newNonce();
+          starts.push({ clientNonce, ...(await c.request('login_start', { username: name, clientNonce })) });
+        }
+        const keys = await deriveKeys(PASSWORD, starts[0]!.salt, starts[0]!.iterations);
+        const proof = (s: (typeof starts)[number]) =>
+          clientProof(keys, authMessage(name, s.clientNonce, s.nonce, s.salt, s.iterations));
+        await assert.rejects(c.request('login_finish', { nonce: starts[0]!.nonce, proof: proof(starts[0]!) }), isCode('AUTH_FAILED'));
+        // The newest and an older one both work, each once; after the last is used, a new attempt works again.
+        for (const s of [starts[4]!, starts[1]!, starts[2]!, starts[3]!]) {
+          await c.request('login_finish', { nonce: s.nonce, proof: proof(s) });
+          await c.request('logout', {});
+        }
+        await assert.rejects(c.request('login_finish', { nonce: starts[2]!.nonce, proof: proof(starts[2]!) }), isCode('AUTH_FAILED'));
+        const again = await prove(c, name, PASSWORD);
+        await c.request('login_finish', { nonce: again.nonce, proof: again.proof });
       });
 
       test('every operation that needs a session gets NOT_LOGGED_IN before logging in', async () => {
