@@ -4,7 +4,7 @@
  * Then the request id (varint; not for events) and the body: fields in table order, with LEB128 varints for
  * integers and lengths, presence bytes for optional and nullable values, and no field names.
  */
-import { DecodeFailure, failure, type Codec, type Decoded, type PendingInfo } from './codec.js';
+import { DecodeFailure, FrameWriter, failure, type Codec, type Decoded, type PendingInfo } from './codec.js';
 import {
   ERROR_CODES,
   EVENTS,
@@ -20,7 +20,7 @@ import {
   type ServerMessage,
   type WireError,
 } from './ops.js';
-import { opt, uint, type Schema } from './schema.js';
+import { buildObject, fieldNames, generate, opt, perSchema, uint, type Schema } from './schema.js';
 
 export const TYPE_RESULT = 0x40;
 export const TYPE_ERROR = 0x3f;
@@ -28,22 +28,13 @@ export const TYPE_EVENT = 0x80;
 /** The error body after code and message: an optional retry-after in ms. */
 const RETRY_AFTER = opt(uint);
 
-/** Appends to one growing scratch buffer, so encoding a frame is one pass and one copy. */
-class Writer {
-  private buf = Buffer.allocUnsafe(64 * 1024);
-  pos = 4; // room for the frame length
+/** Bytes of a varint for a length (up to 2^28 - 1). */
+const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4);
+/** Strings up to this many UTF-16 units are copied by hand when they are ASCII (see Writer.ascii). */
+const SHORT_STRING = 32;
 
-  reset(): void {
-    this.pos = 4;
-  }
-
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-
+/** The binary body: bytes, varints, length-prefixed strings and bytes. */
+class Writer extends FrameWriter {
   byte(b: number): void {
     this.room(1);
     this.buf[this.pos++] = b;
@@ -55,24 +46,41 @@ class Writer {
   }
 
   private putVarint(n: number): void {
-    while (n >= 0x80) {
-      this.buf[this.pos++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    this.buf[this.pos++] = n;
+    const buf = this.buf;
+    let pos = this.pos;
+    // Bit operations work on 32 bits: above that, divide (up to 2^53); then shift, which is several times faster.
+    for (; n > 0x7fffffff; n = Math.floor(n / 0x80)) buf[pos++] = (n % 0x80) | 0x80;
+    for (; n >= 0x80; n >>>= 7) buf[pos++] = (n & 0x7f) | 0x80;
+    buf[pos++] = n;
+    this.pos = pos;
   }
 
   str(s: string): void {
-    // Worst case 3 bytes per UTF-16 unit; write first, then the length, to avoid measuring twice.
+    // The UTF-8 length is between s.length (ASCII) and 3 × s.length. Reserve room for the most, guess the length
+    // prefix's size from the least, write the text after it, and move the text if the prefix needs more bytes.
     const max = s.length * 3;
-    const lenBytes = max < 0x80 ? 1 : max < 0x4000 ? 2 : max < 0x200000 ? 3 : 4;
-    this.room(lenBytes + max);
-    const start = this.pos + lenBytes;
-    const n = this.buf.write(s, start, 'utf8');
-    const actual = n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
-    if (actual !== lenBytes) this.buf.copyWithin(this.pos + actual, start, start + n);
+    this.room(varintSize(max) + max);
+    const guess = varintSize(s.length);
+    const start = this.pos + guess;
+    const n = (s.length <= SHORT_STRING && this.ascii(s, start)) || this.buf.write(s, start, 'utf8');
+    const actual = varintSize(n);
+    if (actual !== guess) this.buf.copyWithin(this.pos + actual, start, start + n);
     this.putVarint(n); // room was reserved above; growing here would drop the bytes just written
     this.pos += n;
+  }
+
+  /**
+   * Copies a string that is all ASCII, as its bytes, by hand: for short strings (names, ids) a call into Buffer's
+   * native writer costs several times more. Returns the length written, or 0 if the string is not all ASCII.
+   */
+  private ascii(s: string, at: number): number {
+    const buf = this.buf;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return 0;
+      buf[at + i] = c;
+    }
+    return s.length;
   }
 
   bytes(b: Uint8Array): void {
@@ -80,12 +88,6 @@ class Writer {
     this.room(b.length);
     this.buf.set(b, this.pos);
     this.pos += b.length;
-  }
-
-  /** Copies the frame out, with its length prefix. */
-  finish(): Buffer {
-    this.buf.writeUInt32BE(this.pos - 4, 0);
-    return Buffer.from(this.buf.subarray(0, this.pos));
   }
 }
 
@@ -148,72 +150,93 @@ class Reader {
   }
 }
 
-function write(w: Writer, s: Schema, v: unknown): void {
-  switch (s.kind) {
-    case 'uint':
-      return w.varint(v as number);
-    case 'str':
-      return w.str(v as string);
-    case 'bytes':
-      return w.bytes(v as Uint8Array);
-    case 'bool':
-      return w.byte(v ? 1 : 0);
-    case 'opt':
-    case 'nullable':
-      // opt: absent is undefined; nullable: absent is null (so opt(nullable(T)) writes null as 01 00).
-      if (s.kind === 'opt' ? v === undefined : v === null) return w.byte(0);
-      w.byte(1);
-      return write(w, s.of, v);
-    case 'arr': {
-      const a = v as unknown[];
-      w.varint(a.length);
-      for (const x of a) write(w, s.of, x);
-      return;
-    }
-    case 'obj': {
-      const o = v as Record<string, unknown>;
-      for (const k in s.fields) write(w, s.fields[k]!, o[k]);
-      return;
-    }
-  }
-}
+/** Writes a value of one schema; compiled once per schema (see writerOf). */
+type WriteFn = (w: Writer, v: unknown) => void;
+/** Reads a value of one schema; compiled once per schema (see readerOf). */
+type ReadFn = (r: Reader) => unknown;
 
-function read(r: Reader, s: Schema): unknown {
+const writerOf = perSchema((s): WriteFn => {
   switch (s.kind) {
     case 'uint':
-      return r.varint();
+      return (w, v) => w.varint(v as number);
     case 'str':
-      return r.str();
+      return (w, v) => w.str(v as string);
     case 'bytes':
-      return r.bytes();
-    case 'bool': {
-      const b = r.byte();
-      if (b > 1) throw new DecodeFailure('BAD_REQUEST', 'a boolean must be 0 or 1');
-      return b === 1;
-    }
+      return (w, v) => w.bytes(v as Uint8Array);
+    case 'bool':
+      return (w, v) => w.byte(v ? 1 : 0);
     case 'opt':
     case 'nullable': {
-      const p = r.byte();
-      if (p > 1) throw new DecodeFailure('BAD_REQUEST', 'a presence byte must be 0 or 1');
-      return p === 1 ? read(r, s.of) : s.kind === 'opt' ? undefined : null;
+      // opt: absent is undefined; nullable: absent is null (so opt(nullable(T)) writes null as 01 00).
+      const absent = s.kind === 'opt' ? undefined : null;
+      const of = writerOf(s.of);
+      return (w, v) => {
+        if (v === absent) return w.byte(0);
+        w.byte(1);
+        of(w, v);
+      };
     }
     case 'arr': {
-      // Every element type in the table takes at least one byte, so a count can't exceed what is left.
-      const n = r.count();
-      const out: unknown[] = [];
-      for (let i = 0; i < n; i++) out.push(read(r, s.of));
-      return out;
+      const of = writerOf(s.of);
+      return (w, v) => {
+        const a = v as unknown[];
+        w.varint(a.length);
+        for (const x of a) of(w, x);
+      };
     }
     case 'obj': {
-      const out: Record<string, unknown> = {};
-      for (const k in s.fields) {
-        const x = read(r, s.fields[k]!);
-        if (x !== undefined) out[k] = x;
-      }
-      return out;
+      // (w, v) => { f[0](w, v.id); f[1](w, v.from); … }: see generate() for why.
+      const names = fieldNames(s);
+      const f = names.map((k) => writerOf(s.fields[k]!));
+      return generate({ f }, 'w, v', names.map((k, i) => `f[${i}](w, v.${k});`).join(' '));
     }
   }
-}
+});
+
+const readerOf = perSchema((s): ReadFn => {
+  switch (s.kind) {
+    case 'uint':
+      return (r) => r.varint();
+    case 'str':
+      return (r) => r.str();
+    case 'bytes':
+      return (r) => r.bytes();
+    case 'bool':
+      return (r) => {
+        const b = r.byte();
+        if (b > 1) throw new DecodeFailure('BAD_REQUEST', 'a boolean must be 0 or 1');
+        return b === 1;
+      };
+    case 'opt':
+    case 'nullable': {
+      const absent = s.kind === 'opt' ? undefined : null;
+      const of = readerOf(s.of);
+      return (r) => {
+        const p = r.byte();
+        if (p > 1) throw new DecodeFailure('BAD_REQUEST', 'a presence byte must be 0 or 1');
+        return p === 1 ? of(r) : absent;
+      };
+    }
+    case 'arr': {
+      const of = readerOf(s.of);
+      return (r) => {
+        // Every element type in the table takes at least one byte, so a count can't exceed what is left.
+        const n = r.count();
+        const out: unknown[] = [];
+        for (let i = 0; i < n; i++) out.push(of(r));
+        return out;
+      };
+    }
+    case 'obj': {
+      // (r) => ({ id: f[0](r), from: f[1](r), … }), reading the fields in order: see generate() for why.
+      const f = fieldNames(s).map((k) => readerOf(s.fields[k]!));
+      return generate({ f }, 'r', buildObject(s, (i) => `f[${i}](r)`));
+    }
+  }
+});
+
+const write = (w: Writer, s: Schema, v: unknown): void => writerOf(s)(w, v);
+const read = (r: Reader, s: Schema): unknown => readerOf(s)(r);
 
 const w = new Writer();
 
@@ -236,7 +259,7 @@ export const binaryCodec: Codec = {
   protocol: 'binary',
 
   encodeRequest(req) {
-    w.reset();
+    w.begin();
     w.byte(OPS[req.op].code);
     w.varint(req.id);
     write(w, OPS[req.op].args, req.args);
@@ -244,7 +267,7 @@ export const binaryCodec: Codec = {
   },
 
   encodeResult(id, op, result, args) {
-    w.reset();
+    w.begin();
     w.byte(TYPE_RESULT | OPS[op].code);
     w.varint(id);
     encodeResultBody(op, result, args);
@@ -252,7 +275,7 @@ export const binaryCodec: Codec = {
   },
 
   encodeError(id, error: WireError) {
-    w.reset();
+    w.begin();
     w.byte(TYPE_ERROR);
     w.varint(id);
     w.varint(ERROR_CODES.indexOf(error.code) + 1);
@@ -262,7 +285,7 @@ export const binaryCodec: Codec = {
   },
 
   encodeEvent(ev: Event) {
-    w.reset();
+    w.begin();
     w.byte(TYPE_EVENT | EVENTS[ev.event].code);
     write(w, EVENTS[ev.event].data, ev.data);
     return w.finish();

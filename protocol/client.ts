@@ -71,17 +71,17 @@ export interface ClientEvents {
   log: ['debug' | 'info' | 'warn', string];
 }
 
-interface InFlight {
-  op: OpName;
-  args: Args<OpName>;
+/** A request waiting for its response; it is also what the codec needs to decode the result (`self` as sent). */
+interface InFlight extends PendingInfo {
   resolve: (r: unknown) => void;
   reject: (e: JoChatError) => void;
   sentAt: number;
-  /** The outbox entry this request carries, for sends. */
-  outbox?: string;
+  /** For a send from the outbox: its entry, which settle() keeps or removes (so a send needs no closures). */
+  outgoing: Outgoing | undefined;
 }
 
 interface Outgoing {
+  /** The clientMsgId is the entry's key in the outbox. */
   args: Args<'send'> & { clientMsgId: string };
   resolve: (r: Result<'send'>) => void;
   reject: (e: JoChatError) => void;
@@ -103,6 +103,8 @@ export class JoChatClient extends Emitter<ClientEvents> {
   private socket: Socket | undefined;
   private nextId = 1;
   private readonly inFlight = new Map<number, InFlight>();
+  /** For the codec: the request a result answers. One function for all frames, not a closure per frame. */
+  private readonly pendingOf = (id: number): InFlight | undefined => this.inFlight.get(id);
   /** Sends not yet acknowledged, in the order they were made; re-sent after a reconnect. */
   private readonly outbox = new Map<string, Outgoing>();
   private readonly msgIdPrefix = randomBytes(6).toString('base64url');
@@ -167,7 +169,7 @@ export class JoChatClient extends Emitter<ClientEvents> {
   request<O extends OpName>(op: O, args: Args<O>): Promise<Result<O>> {
     return new Promise((resolve, reject) => {
       if (!this.socket) return reject(new JoChatError('OFFLINE', 'not connected to the JoChat server'));
-      this.transmit(op, args, { resolve: resolve as (r: unknown) => void, reject });
+      this.transmit(op, args, resolve as (r: unknown) => void, reject, undefined);
     });
   }
 
@@ -218,7 +220,7 @@ export class JoChatClient extends Emitter<ClientEvents> {
       const clientMsgId = this.msgIdPrefix + (this.msgCounter++).toString(36);
       const o: Outgoing = { args: { to, text, clientMsgId }, resolve, reject };
       this.outbox.set(clientMsgId, o);
-      if (this.loggedIn) this.transmitSend(clientMsgId, o);
+      if (this.loggedIn) this.transmitSend(o);
     });
   }
 
@@ -285,37 +287,44 @@ export class JoChatClient extends Emitter<ClientEvents> {
     if (had) this.emit('session', undefined, reason);
   }
 
-  private transmit(op: OpName, args: Args<OpName>, p: Pick<InFlight, 'resolve' | 'reject' | 'outbox'>): void {
+  private transmit(
+    op: OpName,
+    args: Args<OpName>,
+    resolve: InFlight['resolve'],
+    reject: InFlight['reject'],
+    outgoing: Outgoing | undefined,
+  ): void {
     const id = this.nextId++;
-    this.inFlight.set(id, { op, args, sentAt: Date.now(), ...p });
+    const f: InFlight = { op, args, self: this._username ?? '', resolve, reject, sentAt: Date.now(), outgoing };
+    this.inFlight.set(id, f);
     this.write(this.codec.encodeRequest({ kind: 'request', id, op, args } as Request));
   }
 
-  private transmitSend(key: string, o: Outgoing): void {
+  private transmitSend(o: Outgoing): void {
     if (!this.socket) return; // goes out after the reconnect
-    this.transmit('send', o.args, {
-      outbox: key,
-      resolve: (r) => {
-        this.outbox.delete(key);
-        o.resolve(r as Result<'send'>);
-      },
-      reject: (e) => {
-        // Lost with the connection: it stays in the outbox and goes again. Too fast: again when the server says.
-        // Refused by the server for any other reason: it failed.
-        if (e.code === 'OFFLINE' || e.code === 'TIMEOUT') return;
-        if (e.code === 'RATE_LIMITED') {
-          setTimeout(() => this.outbox.has(key) && this.transmitSend(key, o), e.retryAfterMs ?? 1000);
-          return;
-        }
-        this.outbox.delete(key);
-        o.reject(e);
-      },
-    });
+    this.transmit('send', o.args, o.resolve as InFlight['resolve'], o.reject, o);
+  }
+
+  /** Settles a request with its result or error. A send that can go again stays in the outbox instead. */
+  private settle(f: InFlight, result: unknown, e: JoChatError | undefined): void {
+    const o = f.outgoing;
+    if (o !== undefined) {
+      // Lost with the connection: it stays in the outbox and goes again. Too fast: again when the server says.
+      // Refused by the server for any other reason: it failed.
+      if (e?.code === 'OFFLINE' || e?.code === 'TIMEOUT') return;
+      if (e?.code === 'RATE_LIMITED') {
+        setTimeout(() => this.outbox.has(o.args.clientMsgId) && this.transmitSend(o), e.retryAfterMs ?? 1000);
+        return;
+      }
+      this.outbox.delete(o.args.clientMsgId);
+    }
+    if (e === undefined) f.resolve(result);
+    else f.reject(e);
   }
 
   private flushOutbox(): void {
-    const waiting = new Set([...this.inFlight.values()].map((f) => f.outbox));
-    for (const [key, o] of this.outbox) if (!waiting.has(key)) this.transmitSend(key, o);
+    const waiting = new Set([...this.inFlight.values()].map((f) => f.outgoing));
+    for (const o of this.outbox.values()) if (!waiting.has(o)) this.transmitSend(o);
   }
 
   private write(frame: Buffer): void {
@@ -383,11 +392,7 @@ export class JoChatClient extends Emitter<ClientEvents> {
   }
 
   private onFrame(payload: Buffer): void {
-    const pendingOf = (id: number): PendingInfo | undefined => {
-      const f = this.inFlight.get(id);
-      return f && { op: f.op, args: f.args, self: this._username ?? '' };
-    };
-    const d = this.codec.decodeServerMessage(payload, pendingOf);
+    const d = this.codec.decodeServerMessage(payload, this.pendingOf);
     if (!d.ok) {
       this.emit('log', 'warn', `could not read a message from the server: ${d.error.message}`);
       return;
@@ -401,8 +406,8 @@ export class JoChatClient extends Emitter<ClientEvents> {
       return;
     }
     this.inFlight.delete(m.id);
-    if (m.kind === 'result') f.resolve(m.result);
-    else f.reject(toError(m.error));
+    if (m.kind === 'result') this.settle(f, m.result, undefined);
+    else this.settle(f, undefined, toError(m.error));
   }
 
   private onEvent(ev: Event): void {
@@ -427,7 +432,8 @@ export class JoChatClient extends Emitter<ClientEvents> {
     this.loggedIn = false;
     const lost = [...this.inFlight.values()];
     this.inFlight.clear();
-    for (const f of lost) f.reject(new JoChatError('OFFLINE', 'the connection to the server was lost'));
+    for (const f of lost)
+      this.settle(f, undefined, new JoChatError('OFFLINE', 'the connection to the server was lost'));
     this.setState('offline');
   }
 

@@ -22,7 +22,7 @@ import {
   type Result,
   type ServerMessage,
 } from '../../protocol/ops.js';
-import type { Schema } from '../../protocol/schema.js';
+import { hasBytes, type Schema } from '../../protocol/schema.js';
 import { schemaArb } from '../helpers/arbitraries.js';
 
 const CODECS = [jsonCodec, binaryCodec] as const;
@@ -201,7 +201,9 @@ describe('binary type byte', () => {
 
 describe('binary varints', () => {
   test('ids are canonical LEB128 up to 2^53-1', () => {
-    for (const id of [1, 127, 128, 300, 16383, 16384, 2 ** 21, 2 ** 35 - 1, 2 ** 49, MAX]) {
+    // Around 2^31 and 2^32 too, where the encoder goes from dividing to shifting.
+    const around32 = [2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32];
+    for (const id of [1, 127, 128, 300, 16383, 16384, 2 ** 21, ...around32, 2 ** 35 - 1, 2 ** 49, MAX]) {
       const frame = binaryCodec.encodeRequest({ kind: 'request', id, op: 'ping', args: {} });
       assert.equal(frame.subarray(4).toString('hex'), PING + leb128(id));
     }
@@ -245,6 +247,41 @@ describe('binary varints', () => {
       }
     }
   });
+});
+
+describe('binary writer', () => {
+  test('short strings: ASCII, and any other character at any position, are UTF-8 with their length', () => {
+    // The encoder copies short ASCII strings itself and leaves any other to Buffer's UTF-8 writer.
+    const others = ['é', '☕', '😀', '\u0000', '\u007f', '\u0080', '\ud800', '\udc00x'];
+    for (let len = 0; len <= 40; len++)
+      for (const other of ['', ...others])
+        for (const at of new Set([0, Math.floor(len / 2), len])) {
+          const to = 'a'.repeat(at) + other + 'b'.repeat(len - at);
+          const frame = binaryCodec.encodeRequest({ kind: 'request', id: 1, op: 'send', args: { to, text: '' } });
+          const utf8 = Buffer.from(to, 'utf8'); // lone surrogates become U+FFFD, as the doc says
+          assert.equal(frame.subarray(6).toString('hex'), leb128(utf8.length) + utf8.toString('hex') + '00' + '00');
+        }
+  });
+});
+
+describe('frame writer', () => {
+  for (const c of CODECS)
+    test(`${c.protocol}: frames stay intact while later frames are encoded, across chunks and large frames`, () => {
+      // Frames are views of shared chunks of memory: encoding more must never write over one already returned.
+      const lengths = fc.constantFrom(0, 1, 100, 2700, 3000, 8150, 8200, 20_000, 70_000);
+      const texts = fc.tuple(lengths, fc.constantFrom('x', 'é', '😀'));
+      const sent = fc.sample(texts, { seed: 7, numRuns: 200 }).map(([n, unit], i) => {
+        const text = unit.repeat(Math.ceil(n / unit.length));
+        const req: Request = { kind: 'request', id: i + 1, op: 'send', args: { to: `u${i}`, text } };
+        const frame = c.encodeRequest(req);
+        return { req, frame, copy: Buffer.from(frame) };
+      });
+      for (const { req, frame, copy } of sent) {
+        assert.ok(frame.equals(copy), `frame ${req.id} changed after it was returned`);
+        assert.equal(frame.readUInt32BE(0), frame.length - 4);
+        assert.deepEqual(c.decodeRequest(frame.subarray(4)), { ok: true, value: req });
+      }
+    });
 });
 
 describe('binary malformed input', () => {
@@ -378,6 +415,63 @@ for (const c of CODECS) {
 
 // ---------- JSON specifics ----------
 
+describe('JSON frames are what JSON.stringify writes', () => {
+  // The encoder writes messages from the schema and leaves anything it cannot write the same way to JSON.stringify.
+  const text = (frame: Buffer) => frame.subarray(4).toString('utf8');
+  const event = (data: unknown) => text(jsonCodec.encodeEvent({ kind: 'event', event: 'message', data } as Event));
+  const message = { id: 1, from: 'a', to: 'b', text: 't', sentAt: 2, unread: true };
+
+  test('messages of the schema, for every op and event without bytes', () => {
+    for (const op of OP_NAMES.filter((o) => !hasBytes(OPS[o].result)))
+      fc.assert(
+        fc.property(idArb, arb(OPS[op].result), (id, result) => {
+          const frame = jsonCodec.encodeResult(id, op, result as Result<OpName>, {} as Args<OpName>);
+          assert.equal(text(frame), JSON.stringify({ id, ok: true, result }));
+        }),
+        { numRuns: 50 },
+      );
+    for (const e of EVENT_NAMES)
+      fc.assert(
+        fc.property(arb(EVENTS[e].data), (data) => {
+          const frame = jsonCodec.encodeEvent({ kind: 'event', event: e, data } as Event);
+          assert.equal(text(frame), JSON.stringify({ event: e, data }));
+        }),
+        { numRuns: 50 },
+      );
+  });
+
+  test('strings that need escapes, numbers, and objects of other shapes', () => {
+    class WithToJson {
+      toJSON(): string {
+        return 'mine';
+      }
+    }
+    const hidden = Object.defineProperty({ ...message }, 'unread', { value: true, enumerable: false });
+    const texts = ['"', '\\', '\n', '\u0000', '\u001f', '\u007f', '\u2028', '\ud800', '😀', 'a\udc00b'];
+    const odd: unknown[] = [
+      ...texts.map((t) => ({ ...message, text: t })),
+      ...[-0, 1.5, 1e21, NaN, Infinity].map((id) => ({ ...message, id })),
+      { unread: true, id: 1, from: 'a', to: 'b', text: 't', sentAt: 2 }, // another order
+      { ...message, extra: 1 },
+      { ...message, sentAt: undefined },
+      hidden,
+      Object.assign(new WithToJson(), message),
+      Object.assign(Object.create(null) as object, message),
+      Object.defineProperty({ ...message }, 'toJSON', { value: () => 'x', enumerable: false }),
+    ];
+    for (const m of odd)
+      assert.equal(event({ message: m }), JSON.stringify({ event: 'message', data: { message: m } }));
+    const ids = { ids: [1, , 3] }; // a hole: JSON.stringify writes null
+    const d = jsonCodec.encodeEvent({ kind: 'event', event: 'messages_deleted', data: ids } as Event);
+    assert.equal(text(d), JSON.stringify({ event: 'messages_deleted', data: ids }));
+    const args = { to: 'b', text: 't', clientMsgId: undefined };
+    const r = jsonCodec.encodeRequest({ kind: 'request', id: 3, op: 'send', args });
+    assert.equal(text(r), '{"id":3,"op":"send","args":{"to":"b","text":"t"}}');
+    const retry = { code: 'RATE_LIMITED', message: 'wait "1" s', retryAfterMs: 1000 } as const;
+    assert.equal(text(jsonCodec.encodeError(4, retry)), JSON.stringify({ id: 4, ok: false, error: retry }));
+  });
+});
+
 describe('JSON malformed input gives typed errors', () => {
   const req = (text: string) => jsonCodec.decodeRequest(Buffer.from(text, 'utf8'));
   const bad = (text: string, id: number, code: ErrorCode = 'BAD_REQUEST') =>
@@ -429,6 +523,41 @@ describe('JSON malformed input gives typed errors', () => {
       assert.ok(d.ok && d.value.op === 'login_finish');
       assert.equal(Buffer.from(d.value.args.proof).toString('hex'), bytes);
     }
+  });
+
+  test('errors name the first invalid field, with its path', () => {
+    const message = (d: Decoded<unknown>) => (d.ok ? assert.fail('expected a decode failure') : d.error.message);
+    const cases: [string, string][] = [
+      ['{"id":5,"op":"send","args":[]}', 'args must be an object'],
+      ['{"id":5,"op":"send"}', 'args.to must be a string'],
+      ['{"id":5,"op":"send","args":{"to":1,"text":2}}', 'args.to must be a string'],
+      ['{"id":5,"op":"send","args":{"to":"b","text":"x","clientMsgId":null}}', 'args.clientMsgId must be a string'],
+      ['{"id":5,"op":"fetch_pending","args":{"limit":-1}}', 'args.limit must be a non-negative integer'],
+      ['{"id":5,"op":"delete_messages","args":{"ids":[1,"2"]}}', 'args.ids[1] must be a non-negative integer'],
+      ['{"id":5,"op":"delete_messages","args":{"ids":{"0":1}}}', 'args.ids must be an array'],
+      ['{"id":5,"op":"mark_read","args":{"ids":[1],"peer":7}}', 'args.peer must be a string'],
+      ['{"id":5,"op":"list_accounts","args":{"pattern":"","cursor":5}}', 'args.cursor must be a string'],
+      ['{"id":3,"op":"login_finish","args":{"nonce":"n","proof":"abc"}}', 'args.proof must be a base64 string'],
+    ];
+    for (const [text, expected] of cases)
+      assert.equal(message(jsonCodec.decodeRequest(Buffer.from(text))), expected, text);
+
+    const server = (value: unknown, pending?: PendingInfo) =>
+      message(jsonCodec.decodeServerMessage(Buffer.from(JSON.stringify(value)), () => pending));
+    const result = (op: OpName, value: unknown, expected: string) =>
+      assert.equal(server({ id: 4, ok: true, result: value }, { op, args: {}, self: 'a' } as PendingInfo), expected);
+    const m = { id: 1, from: 'a', to: 'b', text: 't', sentAt: 2, unread: true };
+    const badTime = { messages: [m, { ...m, sentAt: 'x' }], remaining: 0 };
+    result('fetch_pending', badTime, 'result.messages[1].sentAt must be a non-negative integer');
+    result('fetch_pending', { messages: [m, 3], remaining: 0 }, 'result.messages[1] must be an object');
+    result('fetch_pending', { messages: [] }, 'result.remaining must be a non-negative integer');
+    const conversation = { peer: 'b', lastMessage: null, unread: 0, online: true };
+    result('conversations', { conversations: [conversation] }, 'result.conversations[0].lastMessage must be an object');
+    result('login_start', { salt: 'YQ', iterations: 1, nonce: 'n' }, 'result.salt must be a base64 string');
+
+    assert.equal(server({ event: 'presence', data: { username: 'a' } }), 'data.online must be true or false');
+    const counts = { pending: 0, unread: 0, byPeer: [{ peer: 'b', unread: 1.5 }] };
+    assert.equal(server({ event: 'counts', data: counts }), 'data.byPeer[0].unread must be a non-negative integer');
   });
 
   test('server messages: unknown events, unknown requests, unknown error codes', () => {
