@@ -83,7 +83,7 @@ export function createAccounts(file: string, names: readonly string[], k: BenchK
     const ids = insertAccounts(db, names, k, now);
     if (history) {
       const ins = db.prepare(
-        `INSERT INTO messages (sender_id, recipient_id, text, sent_at, pending, unread, client_msg_id) VALUES (?, ?, ?, ?, 0, ?, ?)`,
+        `INSERT INTO messages (sender_id, recipient_id, text, sent_at, unread, client_msg_id) VALUES (?, ?, ?, ?, ?, ?)`,
       );
       const n = ids.length;
       const total = n * history.messagesEach;
@@ -195,9 +195,9 @@ export function loadScale(file: string, k: BenchKeys, o: ScaleOptions): ScaleInf
     const crowd = ids.slice(2 + o.deepUsers + o.pendingUsers);
 
     const ins = db.prepare(
-      `INSERT INTO messages (sender_id, recipient_id, text, sent_at, pending, unread, client_msg_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (sender_id, recipient_id, text, sent_at, unread, client_msg_id) VALUES (?, ?, ?, ?, ?, ?)`,
     );
+    const pend = db.prepare('INSERT INTO pending (recipient_id, message_id) VALUES (?, ?)');
     // Texts of 20–160 bytes from a small vocabulary.
     const texts = Array.from({ length: 4096 }, () => {
       let s = '';
@@ -264,7 +264,8 @@ export function loadScale(file: string, k: BenchKeys, o: ScaleOptions): ScaleInf
             if (rand() < 0.03) pending = unread = 1;
           }
         }
-        const id = Number(ins.run(s, r, text, sentAt, pending, unread, cmid).lastInsertRowid);
+        const id = Number(ins.run(s, r, text, sentAt, unread, cmid).lastInsertRowid);
+        if (pending) pend.run(r, id);
         if (plan[i] === 1) {
           firstConv ||= id;
           lastConv = id;

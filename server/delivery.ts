@@ -64,7 +64,7 @@ export class Delivery {
   private deliver(batch: QueuedSend[], stored: Inserted[], online: (Connection | undefined)[], sentAt: number): void {
     const { hub } = this;
     const touched = new Set<Connection>();
-    const missed: number[] = [];
+    const missed: { id: number; recipientId: number }[] = [];
     for (let i = 0; i < batch.length; i++) {
       const q = batch[i]!;
       const s = stored[i]!;
@@ -95,7 +95,7 @@ export class Delivery {
         } else {
           // The recipient went offline during the fsync: the message waits for it as pending after all.
           rc = undefined;
-          missed.push(s.id);
+          missed.push({ id: s.id, recipientId: q.recipient.id });
         }
       }
       q.conn.result(q.reqId, 'send', { message, delivered: rc !== undefined }, q.args);
@@ -104,11 +104,11 @@ export class Delivery {
     for (const c of touched) if (c.session) hub.pushCounts(c, c.session);
   }
 
-  private markPending(ids: number[]): void {
+  private markPending(messages: { id: number; recipientId: number }[]): void {
     try {
-      this.hub.store.markPending(ids);
+      this.hub.store.markPending(messages);
     } catch (e) {
-      this.hub.log.error('store_failed', { count: ids.length, error: (e as Error).message });
+      this.hub.log.error('store_failed', { count: messages.length, error: (e as Error).message });
     }
   }
 }

@@ -59,4 +59,16 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX messages_by_sender;
   DROP INDEX messages_by_recipient;
   `,
+  // 3: the messages waiting for their recipient, in a small table of their own. A fetch deletes a range of it
+  // instead of rewriting ~100 message rows scattered over the file, every page of which its commit writes again.
+  `
+  CREATE TABLE pending (
+    recipient_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    PRIMARY KEY (recipient_id, message_id)
+  ) WITHOUT ROWID;
+  INSERT INTO pending (recipient_id, message_id) SELECT recipient_id, id FROM messages WHERE pending = 1;
+  DROP INDEX messages_pending;
+  ALTER TABLE messages DROP COLUMN pending;
+  `,
 ];

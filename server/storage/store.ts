@@ -105,21 +105,29 @@ export class Store {
       sessionDeleteAll: p('DELETE FROM sessions WHERE account_id = ?'),
       sessionDeleteExpired: p('DELETE FROM sessions WHERE expires_at <= ?'),
       msgInsert: p(
-        `INSERT INTO messages (sender_id, recipient_id, text, sent_at, pending, unread, client_msg_id)
-         VALUES (?, ?, ?, ?, ?, 1, ?)
+        `INSERT INTO messages (sender_id, recipient_id, text, sent_at, unread, client_msg_id)
+         VALUES (?, ?, ?, ?, 1, ?)
          ON CONFLICT (sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING`,
       ),
-      msgByClientId: p(`SELECT m.pending, ${MESSAGE_COLUMNS} WHERE m.sender_id = ? AND m.client_msg_id = ?`),
+      msgByClientId: p(
+        `SELECT EXISTS (SELECT 1 FROM pending p WHERE p.recipient_id = m.recipient_id AND p.message_id = m.id) AS pending,
+         ${MESSAGE_COLUMNS} WHERE m.sender_id = ? AND m.client_msg_id = ?`,
+      ),
       msgById: p(`SELECT ${MESSAGE_COLUMNS} WHERE m.id = ?`),
       msgOwners: p('SELECT sender_id AS senderId, recipient_id AS recipientId, unread FROM messages WHERE id = ?'),
       msgDelete: p('DELETE FROM messages WHERE id = ?'),
-      pendingList: p(`SELECT ${MESSAGE_COLUMNS} WHERE m.recipient_id = ? AND m.pending = 1 ORDER BY m.id LIMIT ?`),
-      // The rows just listed: in one transaction, the pending ones up to the last listed are exactly those. OR FAIL
-      // needs no statement journal (a copy of each page the statement changes, spilled to a temporary file past
-      // 64 KiB: four times the cost); the transaction around it rolls back on an error anyway.
-      pendingClear: p('UPDATE OR FAIL messages SET pending = 0 WHERE recipient_id = ? AND pending = 1 AND id <= ?'),
-      pendingSet: p('UPDATE messages SET pending = 1 WHERE id = ?'),
-      pendingCount: p('SELECT count(*) AS n FROM messages WHERE recipient_id = ? AND pending = 1'),
+      pendingList: p(
+        `SELECT ${MESSAGE_COLUMNS.replace('FROM messages m', 'FROM pending p JOIN messages m ON m.id = p.message_id')}
+         WHERE p.recipient_id = ? ORDER BY p.message_id LIMIT ?`,
+      ),
+      // The rows just listed: in one transaction, the pending ones up to the last listed are exactly those.
+      pendingClear: p('DELETE FROM pending WHERE recipient_id = ? AND message_id <= ?'),
+      pendingAdd: p('INSERT INTO pending (recipient_id, message_id) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+      pendingDelete: p('DELETE FROM pending WHERE recipient_id = ? AND message_id = ?'),
+      pendingDeleteAll: p('DELETE FROM pending WHERE recipient_id = ?'),
+      // A recipient's pending messages of one conversation (going with it when an account is deleted).
+      pendingDeletePair: p(`DELETE FROM pending WHERE recipient_id = ? AND message_id IN (SELECT m.id FROM messages m WHERE ${PAIR})`),
+      pendingCount: p('SELECT count(*) AS n FROM pending WHERE recipient_id = ?'),
       unreadByPeer: p(
         `SELECT m.sender_id AS peerId, a.username AS peer, count(*) AS unread
          FROM messages m JOIN accounts a ON a.id = m.sender_id
@@ -195,6 +203,8 @@ export class Store {
     const account = this.accountById(accountId);
     const peers = this.db.transaction(() => {
       const peers = this.peersOf(accountId);
+      for (const p of peers) this.s.pendingDeletePair.run(p, ...pair(accountId, p));
+      this.s.pendingDeleteAll.run(accountId);
       for (const p of [...peers, accountId]) this.s.deletePair.run(...pair(accountId, p));
       this.s.pairsDeleteLo.run(accountId);
       this.s.pairsDeleteHi.run(accountId);
@@ -243,10 +253,12 @@ export class Store {
   private insertBatch(batch: readonly NewMessage[]): Inserted[] {
     return this.db.transaction(() =>
       batch.map((m): Inserted => {
-        const r = this.s.msgInsert.run(m.senderId, m.recipientId, m.text, m.sentAt, m.pending ? 1 : 0, m.clientMsgId);
+        const r = this.s.msgInsert.run(m.senderId, m.recipientId, m.text, m.sentAt, m.clientMsgId);
         if (r.changes === 1) {
+          const id = Number(r.lastInsertRowid);
           this.notePair(m.senderId, m.recipientId);
-          return { id: Number(r.lastInsertRowid), duplicate: undefined };
+          if (m.pending) this.s.pendingAdd.run(m.recipientId, id);
+          return { id, duplicate: undefined };
         }
         const row = this.s.msgByClientId.get(m.senderId, m.clientMsgId) as MessageRow & { pending: number };
         return { id: row.id, duplicate: toMessage(row), delivered: row.pending === 0 };
@@ -265,9 +277,9 @@ export class Store {
   }
 
   /** Makes messages pending again: they were stored as delivered, but their recipient left before the push. */
-  markPending(ids: readonly number[]): void {
+  markPending(messages: readonly { id: number; recipientId: number }[]): void {
     this.db.transaction(() => {
-      for (const id of ids) this.s.pendingSet.run(id);
+      for (const m of messages) this.s.pendingAdd.run(m.recipientId, m.id);
     })();
   }
 
@@ -346,6 +358,7 @@ export class Store {
           continue;
         }
         this.s.msgDelete.run(id);
+        this.s.pendingDelete.run(o.recipientId, id);
         deleted.push({ id, senderId: o.senderId, recipientId: o.recipientId, unread: o.unread === 1 });
       }
       return { deleted, refused };

@@ -111,13 +111,17 @@ describe('100,000 pending messages', () => {
     const keys = await newKeys('pw', MIN_ITERATIONS);
     const sender = store.createAccount('flooder', keys, Date.now())!;
     const recipient = store.createAccount('reader', keys, Date.now())!;
-    const insert = db.prepare(
-      'INSERT INTO messages (sender_id, recipient_id, text, sent_at, pending, unread, client_msg_id) VALUES (?, ?, ?, ?, 1, 1, NULL)',
-    );
     const t0 = Date.now();
-    db.transaction(() => {
-      for (let i = 0; i < N; i++) insert.run(sender, recipient, `m ${i}`, t0 + i);
-    })();
+    store.insertMessages(
+      Array.from({ length: N }, (_, i) => ({
+        senderId: sender,
+        recipientId: recipient,
+        text: `m ${i}`,
+        sentAt: t0 + i,
+        pending: true,
+        clientMsgId: undefined,
+      })),
+    );
     db.close();
     const generated = Date.now() - t0;
     const s = await startServer({ dir });

@@ -1,5 +1,6 @@
 /** Storage on a real SQLite file: migrations, query plans, accounts, tokens, messages, search. */
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,27 @@ describe('database', () => {
     assert.equal(db2.pragma('user_version', { simple: true }), MIGRATIONS.length);
     assert.equal(db2.pragma('synchronous', { simple: true }), 1, 'NORMAL: the server fsyncs the WAL itself');
     db2.close();
+  });
+
+  test('a version 1 database keeps its conversations and pending messages through the later migrations', () => {
+    const file = join(dir, 'v1.db');
+    const old = new Database(file);
+    old.exec(MIGRATIONS[0]!);
+    old.pragma('user_version = 1');
+    const add = old.prepare("INSERT INTO accounts (username, username_lc, salt, iterations, stored_key, server_key, created_at) VALUES (?, ?, x'00', 4096, x'00', x'00', 1)");
+    const a = Number(add.run('a', 'a').lastInsertRowid);
+    const b = Number(add.run('b', 'b').lastInsertRowid);
+    const send = old.prepare('INSERT INTO messages (sender_id, recipient_id, text, sent_at, pending, unread) VALUES (?, ?, ?, 1, ?, 1)');
+    send.run(a, b, 'delivered', 0);
+    send.run(a, b, 'waiting', 1);
+    send.run(b, a, 'reply', 0);
+    old.close();
+    const st = new Store(openDatabase(file));
+    assert.equal(st.pendingCount(b), 1);
+    assert.deepEqual(st.takePending(b, 10, 1000, () => 10).messages.map((m) => m.text), ['waiting']);
+    assert.deepEqual(st.history(a, b, Number.MAX_SAFE_INTEGER, 10).messages.map((m) => m.text), ['reply', 'waiting', 'delivered']);
+    assert.deepEqual(st.peersOf(a), [b]);
+    assert.deepEqual(st.conversations(b).map((c) => c.peer), [a]);
   });
 
   test('a database from a newer server is refused', () => {
@@ -144,10 +166,46 @@ describe('messages', () => {
     assert.deepEqual([last.messages.length, last.drained], [1, true]);
   });
 
-  test('taking pending messages updates them through the pending index', () => {
+  test('taking pending messages deletes a range of the pending table, and touches no message row', () => {
     const st = fresh();
     const plan = st.db.prepare('EXPLAIN QUERY PLAN ' + st.s.pendingClear.source).all(1, 1) as { detail: string }[];
-    assert.match(plan.map((r) => r.detail).join('; '), /USING INDEX messages_pending \(recipient_id=\? AND id<\?\)/);
+    assert.match(plan.map((r) => r.detail).join('; '), /SEARCH pending USING PRIMARY KEY \(recipient_id=\? AND message_id<\?\)/);
+    const a = st.createAccount('a', keys, 1)!;
+    const b = st.createAccount('b', keys, 1)!;
+    st.insertMessages([msg(a, b, 'waiting', { pending: true })]);
+    const changes = st.db.prepare('SELECT total_changes() AS n').pluck();
+    const before = changes.get() as number;
+    st.takePending(b, 10, 1000, () => 10);
+    assert.equal((changes.get() as number) - before, 1, 'one pending row deleted, nothing else changed');
+  });
+
+  test('a pending message deleted by its sender, or with its sender\'s account, is no longer pending', () => {
+    const st = fresh();
+    const a = st.createAccount('a', keys, 1)!;
+    const b = st.createAccount('b', keys, 1)!;
+    const c = st.createAccount('c', keys, 1)!;
+    const [m1] = st.insertMessages([msg(a, b, 'one', { pending: true }), msg(a, b, 'two', { pending: true })]);
+    st.insertMessages([msg(c, b, 'from c', { pending: true }), msg(b, a, 'to a', { pending: true })]);
+    assert.equal(st.pendingCount(b), 3);
+    st.deleteMessages(a, [m1!.id]);
+    assert.equal(st.pendingCount(b), 2);
+    st.deleteAccount(a);
+    assert.equal(st.pendingCount(b), 1, "only c's message is left");
+    assert.deepEqual(st.takePending(b, 10, 1000, () => 10).messages.map((m) => m.text), ['from c']);
+  });
+
+  test('a retried send says whether the original is still pending', () => {
+    const st = fresh();
+    const a = st.createAccount('a', keys, 1)!;
+    const b = st.createAccount('b', keys, 1)!;
+    st.insertMessages([msg(a, b, 'hi', { pending: true, clientMsgId: 'x1' })]);
+    const [again] = st.insertMessages([msg(a, b, 'hi', { pending: true, clientMsgId: 'x1' })]);
+    assert.equal(again!.duplicate?.text, 'hi');
+    assert.equal(again!.duplicate && again!.delivered, false);
+    st.takePending(b, 10, 1000, () => 10);
+    const [third] = st.insertMessages([msg(a, b, 'hi', { clientMsgId: 'x1' })]);
+    assert.equal(third!.duplicate && third!.delivered, true);
+    assert.equal(st.pendingCount(b), 0);
   });
 
   test('history merges both directions newest first with a cursor', () => {
