@@ -58,7 +58,14 @@ export class Delivery {
         q.conn.error(q.reqId, { code: 'INTERNAL', message: 'the server could not store the message; try again' });
       return;
     }
-    hub.sync.afterSync(() => this.deliver(batch, stored, online, sentAt));
+    hub.sync.afterSync(() => {
+      // From the fsync's callback a throw would end the process; the senders re-send what was not acknowledged.
+      try {
+        this.deliver(batch, stored, online, sentAt);
+      } catch (e) {
+        hub.log.error('delivery_failed', { count: batch.length, error: (e as Error).stack ?? String(e) });
+      }
+    });
   }
 
   private deliver(batch: QueuedSend[], stored: Inserted[], online: (Connection | undefined)[], sentAt: number): void {

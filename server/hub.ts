@@ -84,17 +84,31 @@ export class Hub {
       // The handler table is keyed by op, so this pairing is right; TypeScript cannot see through the union.
       const handler = HANDLERS[req.op] as (ctx: Ctx, args: typeof req.args) => unknown;
       const result = handler(ctx, req.args);
-      const reply = (): void => {
-        if (result !== DEFERRED) conn.result(req.id, req.op, result as never, req.args as never);
-        for (const f of ctx.after) f();
-      };
-      if (WRITES.has(req.op)) this.sync.afterSync(reply);
-      else reply();
+      if (WRITES.has(req.op)) this.sync.afterSync(() => this.replyAfterSync(conn, req, result, ctx));
+      else this.reply(conn, req, result, ctx);
     } catch (e) {
-      if (e instanceof OpError) return conn.error(req.id, e.toWire());
-      this.log.error('internal_error', { conn: conn.id, op: req.op, error: (e as Error).stack ?? String(e) });
-      conn.error(req.id, { code: 'INTERNAL', message: 'the server failed to do this; it has been logged' });
+      this.failed(conn, req, e);
     }
+  }
+
+  private reply(conn: Connection, req: Request, result: unknown, ctx: Ctx): void {
+    if (result !== DEFERRED) conn.result(req.id, req.op, result as never, req.args as never);
+    for (const f of ctx.after) f();
+  }
+
+  /** The same, from the fsync's callback, where a throw would end the process instead of becoming a reply. */
+  private replyAfterSync(conn: Connection, req: Request, result: unknown, ctx: Ctx): void {
+    try {
+      this.reply(conn, req, result, ctx);
+    } catch (e) {
+      this.failed(conn, req, e);
+    }
+  }
+
+  private failed(conn: Connection, req: Request, e: unknown): void {
+    if (e instanceof OpError) return conn.error(req.id, e.toWire());
+    this.log.error('internal_error', { conn: conn.id, op: req.op, error: (e as Error).stack ?? String(e) });
+    conn.error(req.id, { code: 'INTERNAL', message: 'the server failed to do this; it has been logged' });
   }
 
   connected(conn: Connection): void {
