@@ -46,7 +46,8 @@ export function startServer(opts: StartOptions = {}): Promise<TestServer> {
   const db = join(dir, 'jochat.db');
   // Tests sign up many accounts and fail many logins from one address: rate limits are relaxed unless a test sets them.
   const relaxed = ['--signup-rate', '0', '--login-free-failures', '1000000'];
-  const args = [SERVER_BUNDLE, '--port', String(opts.port ?? 0), '--db', db, '--synchronous', 'normal', ...relaxed, ...(opts.args ?? [])];
+  // Durability as the server's default (--synchronous full): replies wait for the fsync, as users' do.
+  const args = [SERVER_BUNDLE, '--port', String(opts.port ?? 0), '--db', db, ...relaxed, ...(opts.args ?? [])];
   const proc = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
   // 'close', not 'exit': by then everything the server printed has been read.
