@@ -2,10 +2,12 @@
  * Starts the real server bundle (dist/server.js) as its own process, on an ephemeral port, with a database file in
  * a fresh temporary folder. Integration tests talk to it over TCP.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 
 export const SERVER_BUNDLE = resolve(__dirname, '../../dist/server.js');
 /** The server runs on plain Node.js; inside desktop VS Code's extension host process.execPath is Electron. */
@@ -91,4 +93,21 @@ export function startServer(opts: StartOptions = {}): Promise<TestServer> {
       if (!started) reject(new Error(`server exited with ${code} before listening:\n${out}`));
     });
   });
+}
+
+/**
+ * One server for a whole test file: started before its tests, stopped and removed after them, once `beforeStop` has
+ * closed what the tests opened. Returns the server (for use inside tests, once started).
+ */
+export function serverForFile(beforeStop: () => void = () => {}): () => TestServer {
+  let server: TestServer | undefined;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    beforeStop();
+    await server?.stop();
+    server?.cleanup();
+  });
+  return () => server ?? assert.fail('the file\'s server has not started');
 }

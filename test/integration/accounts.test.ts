@@ -5,27 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import type { JoChatClient } from '../../protocol/client.js';
 import type { Protocol } from '../../protocol/codec.js';
 import type { Result } from '../../protocol/ops.js';
 import { connectClient, EventLog, PROTOCOLS , isCode } from '../helpers/clients.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { serverForFile, startServer, type TestServer } from '../helpers/server.js';
 
 const PASSWORD = 'correct horse';
 
-let server: TestServer;
 const clients: JoChatClient[] = [];
-
-before(async () => {
-  server = await startServer();
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await server.stop();
-  server.cleanup();
-});
+const server = serverForFile(() => clients.forEach((c) => c.close()));
 
 /**
  * A random token: the names of one describe block start with it, so searches can be exact. Its letters are none
@@ -36,7 +26,7 @@ const token = (n: number): string =>
   Array.from({ length: n }, () => TOKEN_LETTERS.charAt(randomInt(TOKEN_LETTERS.length))).join('');
 
 async function connected(protocol: Protocol): Promise<JoChatClient> {
-  const c = await connectClient(server, protocol, { reconnect: false });
+  const c = await connectClient(server(), protocol, { reconnect: false });
   clients.push(c);
   return c;
 }

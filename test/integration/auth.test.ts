@@ -15,7 +15,7 @@ import { jsonCodec } from '../../protocol/json.js';
 import type { Result, ServerMessage } from '../../protocol/ops.js';
 import { authMessage, clientProof, deriveKeys, newKeys, newNonce, serverSignature } from '../../protocol/scram.js';
 import { connectClient, EventLog, PROTOCOLS, uniqueName , isCode } from '../helpers/clients.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { serverForFile, startServer, type TestServer } from '../helpers/server.js';
 
 const PASSWORD = 'correct horse';
 /** SPEC values, written out so a changed constant in the code cannot make these tests agree with it. */
@@ -24,19 +24,11 @@ const SPEC_MAX_TEXT = 16_384;
 const SPEC_MIN_ITERATIONS = 4096;
 const CLIENT_DEFAULT_ITERATIONS = 600_000;
 
-let server: TestServer;
 const clients: JoChatClient[] = [];
 const sockets: Socket[] = [];
-
-before(async () => {
-  server = await startServer();
-});
-
-after(async () => {
+const server = serverForFile(() => {
   for (const c of clients) c.close();
   for (const s of sockets) s.destroy();
-  await server.stop();
-  server.cleanup();
 });
 
 /** The error a promise rejects with (it must reject with a JoChatError). */
@@ -51,7 +43,7 @@ async function errorOf(p: Promise<unknown>): Promise<JoChatError> {
 }
 
 async function client(protocol: Protocol): Promise<JoChatClient> {
-  const c = await connectClient(server, protocol, { reconnect: false });
+  const c = await connectClient(server(), protocol, { reconnect: false });
   clients.push(c);
   return c;
 }
@@ -83,7 +75,7 @@ const codecs: Record<Protocol, Codec> = { json: jsonCodec, binary: binaryCodec }
 async function rawConnection(protocol: Protocol) {
   const codec = codecs[protocol];
   const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = netConnect({ host: server.host, port: server.port }, () => resolve(s));
+    const s = netConnect({ host: server().host, port: server().port }, () => resolve(s));
     s.once('error', reject);
   });
   sockets.push(socket);

@@ -5,29 +5,20 @@
  * protocols. Test names are referenced from the matrix.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Protocol } from '../../protocol/codec.js';
 import { MIN_ITERATIONS } from '../../protocol/limits.js';
 import { OPS, type Args, type OpName } from '../../protocol/ops.js';
 import { authMessage, clientProof, deriveKeys, newKeys, newNonce } from '../../protocol/scram.js';
 import { PROTOCOLS, uniqueName } from '../helpers/clients.js';
 import { RawConnection, RawError, jsonFrame, rawSignup } from '../helpers/raw.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { serverForFile } from '../helpers/server.js';
 
-let server: TestServer;
 const raws: RawConnection[] = [];
-
-before(async () => {
-  server = await startServer();
-});
-after(async () => {
-  for (const r of raws) r.close();
-  await server.stop();
-  server.cleanup();
-});
+const server = serverForFile(() => raws.forEach((r) => r.close()));
 
 async function conn(protocol: Protocol): Promise<RawConnection> {
-  const c = await RawConnection.open(server.port, protocol);
+  const c = await RawConnection.open(server().port, protocol);
   raws.push(c);
   return c;
 }

@@ -4,28 +4,18 @@
  * (C14).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { JoChatClient } from '../../protocol/client.js';
 import type { Protocol } from '../../protocol/codec.js';
 import type { Counts, Message } from '../../protocol/ops.js';
 import { connectClient, EventLog, PROTOCOLS, uniqueName , isCode } from '../helpers/clients.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { serverForFile } from '../helpers/server.js';
 
 const PASSWORD = 'correct horse';
 const SPEC_MAX_TEXT = 16_384;
 
-let server: TestServer;
 const clients: JoChatClient[] = [];
-
-before(async () => {
-  server = await startServer();
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await server.stop();
-  server.cleanup();
-});
+const server = serverForFile(() => clients.forEach((c) => c.close()));
 
 interface User {
   name: string;
@@ -35,7 +25,7 @@ interface User {
 
 async function user(protocol: Protocol, base = 'u'): Promise<User> {
   const name = uniqueName(base);
-  const c = await connectClient(server, protocol, { reconnect: false });
+  const c = await connectClient(server(), protocol, { reconnect: false });
   clients.push(c);
   const log = new EventLog(c);
   await c.signup(name, PASSWORD);
@@ -51,7 +41,7 @@ async function offlineUser(protocol: Protocol, base = 'off'): Promise<string> {
 }
 
 async function login(protocol: Protocol, name: string) {
-  const c = await connectClient(server, protocol, { reconnect: false });
+  const c = await connectClient(server(), protocol, { reconnect: false });
   clients.push(c);
   const log = new EventLog(c);
   const r = await c.login(name, PASSWORD);
@@ -359,7 +349,7 @@ for (const protocol of PROTOCOLS) {
         );
         for (const t of texts) await a.c.send(bName, t);
         // a client that refuses frames over SPEC's 1 MiB default: an oversized page would drop its connection
-        const c = await connectClient(server, protocol, { reconnect: false, maxFrame: 1024 * 1024 });
+        const c = await connectClient(server(), protocol, { reconnect: false, maxFrame: 1024 * 1024 });
         clients.push(c);
         assert.equal((await c.login(bName, PASSWORD)).pending, texts.length);
         const got: string[] = [];
