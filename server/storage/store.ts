@@ -61,11 +61,11 @@ const toMessage = (r: MessageRow): Message => ({
 const MESSAGE_COLUMNS = `m.id, s.username AS "from", r.username AS "to", m.text, m.sent_at AS sentAt, m.unread
   FROM messages m JOIN accounts s ON s.id = m.sender_id JOIN accounts r ON r.id = m.recipient_id`;
 
-/** A conversation's messages, for the bound pair (lower id, higher id): the expressions of messages_by_pair. */
-const PAIR = 'min(m.sender_id, m.recipient_id) = ? AND max(m.sender_id, m.recipient_id) = ?';
-/** The same, between @me and the column `peer` of the enclosing query. */
-const PAIR_OF = (peer: string): string =>
-  `min(m.sender_id, m.recipient_id) = min(@me, ${peer}) AND max(m.sender_id, m.recipient_id) = max(@me, ${peer})`;
+/** A conversation's messages, given its lower and higher account id: the expressions of messages_by_pair. */
+const pairIs = (lo: string, hi: string): string =>
+  `min(m.sender_id, m.recipient_id) = ${lo} AND max(m.sender_id, m.recipient_id) = ${hi}`;
+/** The same for a bound pair (lower id, higher id). */
+const PAIR = pairIs('?', '?');
 /** How many conversations insertMessages remembers as recorded (about 100 bytes each). */
 const KNOWN_PAIRS = 100_000;
 const pair = (a: number, b: number): [number, number] => (a < b ? [a, b] : [b, a]);
@@ -143,7 +143,7 @@ export class Store {
       // Each conversation partner, with the id of the last message exchanged (none left: no conversation).
       conversations: p(
         `SELECT peer, last FROM (
-           SELECT peer, (SELECT max(m.id) FROM messages m WHERE ${PAIR_OF('peer')}) AS last
+           SELECT peer, (SELECT max(m.id) FROM messages m WHERE ${pairIs('min(@me, peer)', 'max(@me, peer)')}) AS last
            FROM (SELECT hi AS peer FROM pairs WHERE lo = @me UNION SELECT lo FROM pairs WHERE hi = @me)
          ) WHERE last IS NOT NULL ORDER BY last DESC`,
       ),
