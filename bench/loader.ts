@@ -35,10 +35,16 @@ function open(file: string): DB {
   return db;
 }
 
-/** Records who has talked with whom (the server does it as it stores each message), then back to WAL mode. */
+/**
+ * Records who has talked with whom and the unread counts per conversation (the server keeps both as it stores each
+ * message), then back to WAL mode.
+ */
 function close(db: DB): void {
   db.exec(`INSERT INTO pairs (lo, hi) SELECT DISTINCT min(sender_id, recipient_id), max(sender_id, recipient_id)
            FROM messages WHERE true ON CONFLICT DO NOTHING`);
+  db.exec(`DELETE FROM unread_counts;
+           INSERT INTO unread_counts (recipient_id, sender_id, n, since)
+           SELECT recipient_id, sender_id, count(*), min(id) FROM messages WHERE unread = 1 GROUP BY recipient_id, sender_id`);
   db.pragma('journal_mode = WAL');
   db.close();
 }

@@ -71,4 +71,20 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX messages_pending;
   ALTER TABLE messages DROP COLUMN pending;
   `,
+  // 4: unread counts per conversation instead of a partial index over the messages. Every message entered that index
+  // (1.7 µs of CPU each, and a page write per conversation per commit); a batch of sends now updates one counter row
+  // per conversation. `since` bounds where a conversation's unread messages start: every message from sender_id to
+  // recipient_id with a lower id is read, so marking "up to N" scans only the unread stretch.
+  `
+  CREATE TABLE unread_counts (
+    recipient_id INTEGER NOT NULL,
+    sender_id INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    since INTEGER NOT NULL,
+    PRIMARY KEY (recipient_id, sender_id)
+  ) WITHOUT ROWID;
+  INSERT INTO unread_counts (recipient_id, sender_id, n, since)
+    SELECT recipient_id, sender_id, count(*), min(id) FROM messages WHERE unread = 1 GROUP BY recipient_id, sender_id;
+  DROP INDEX messages_unread;
+  `,
 ];

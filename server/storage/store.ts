@@ -129,12 +129,22 @@ export class Store {
       pendingDeletePair: p(`DELETE FROM pending WHERE recipient_id = ? AND message_id IN (SELECT m.id FROM messages m WHERE ${PAIR})`),
       pendingCount: p('SELECT count(*) AS n FROM pending WHERE recipient_id = ?'),
       unreadByPeer: p(
-        `SELECT m.sender_id AS peerId, a.username AS peer, count(*) AS unread
-         FROM messages m JOIN accounts a ON a.id = m.sender_id
-         WHERE m.recipient_id = ? AND m.unread = 1 GROUP BY m.sender_id`,
+        `SELECT u.sender_id AS peerId, a.username AS peer, u.n AS unread
+         FROM unread_counts u JOIN accounts a ON a.id = u.sender_id WHERE u.recipient_id = ?`,
       ),
-      readId: p('UPDATE messages SET unread = 0 WHERE id = ? AND recipient_id = ? AND unread = 1'),
-      readUpTo: p('UPDATE messages SET unread = 0 WHERE recipient_id = ? AND sender_id = ? AND id <= ? AND unread = 1'),
+      unreadGet: p('SELECT n, since FROM unread_counts WHERE recipient_id = ? AND sender_id = ?'),
+      unreadAdd: p(
+        `INSERT INTO unread_counts (recipient_id, sender_id, n, since) VALUES (?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET n = n + excluded.n`,
+      ),
+      // A conversation's count goes down; a row whose count reaches 0 is deleted (unreadDrop), so that a row always
+      // means "some unread" and its `since` restarts at the next unread message.
+      unreadSub: p('UPDATE unread_counts SET n = n - ?, since = max(since, ?) WHERE recipient_id = ? AND sender_id = ? RETURNING n'),
+      unreadDrop: p('DELETE FROM unread_counts WHERE recipient_id = ? AND sender_id = ?'),
+      unreadDropAll: p('DELETE FROM unread_counts WHERE recipient_id = ?'),
+      readId: p('UPDATE messages SET unread = 0 WHERE id = ? AND recipient_id = ? AND unread = 1 RETURNING sender_id AS senderId'),
+      // Only the unread stretch of the conversation (from unread_counts.since) is scanned, through messages_by_pair.
+      readUpTo: p(`UPDATE messages AS m SET unread = 0 WHERE ${PAIR} AND m.id BETWEEN ? AND ? AND m.sender_id = ? AND m.unread = 1`),
       // A conversation is (lower id, higher id): messages_by_pair serves both directions, newest first.
       history: p(
         `SELECT ${MESSAGE_COLUMNS} WHERE ${PAIR} AND m.id < ? ORDER BY m.id DESC LIMIT ?`,
@@ -206,6 +216,8 @@ export class Store {
       for (const p of peers) this.s.pendingDeletePair.run(p, ...pair(accountId, p));
       this.s.pendingDeleteAll.run(accountId);
       for (const p of [...peers, accountId]) this.s.deletePair.run(...pair(accountId, p));
+      for (const p of peers) this.s.unreadDrop.run(p, accountId);
+      this.s.unreadDropAll.run(accountId);
       this.s.pairsDeleteLo.run(accountId);
       this.s.pairsDeleteHi.run(accountId);
       this.knownPairs.clear();
@@ -251,19 +263,35 @@ export class Store {
   }
 
   private insertBatch(batch: readonly NewMessage[]): Inserted[] {
-    return this.db.transaction(() =>
-      batch.map((m): Inserted => {
+    return this.db.transaction(() => {
+      // New unread messages per recipient and sender: one counter update per conversation, not per message.
+      const unread = new Map<number, Map<number, { n: number; first: number }>>();
+      const inserted = batch.map((m): Inserted => {
         const r = this.s.msgInsert.run(m.senderId, m.recipientId, m.text, m.sentAt, m.clientMsgId);
         if (r.changes === 1) {
           const id = Number(r.lastInsertRowid);
           this.notePair(m.senderId, m.recipientId);
           if (m.pending) this.s.pendingAdd.run(m.recipientId, id);
+          let bySender = unread.get(m.recipientId);
+          if (!bySender) unread.set(m.recipientId, (bySender = new Map()));
+          const c = bySender.get(m.senderId);
+          if (c) c.n++;
+          else bySender.set(m.senderId, { n: 1, first: id });
           return { id, duplicate: undefined };
         }
         const row = this.s.msgByClientId.get(m.senderId, m.clientMsgId) as MessageRow & { pending: number };
         return { id: row.id, duplicate: toMessage(row), delivered: row.pending === 0 };
-      }),
-    )();
+      });
+      for (const [recipientId, bySender] of unread)
+        for (const [senderId, c] of bySender) this.s.unreadAdd.run(recipientId, senderId, c.n, c.first);
+      return inserted;
+    })();
+  }
+
+  /** Lowers a conversation's unread count by `n` (messages from senderId to recipientId read or deleted). */
+  private unreadLess(recipientId: number, senderId: number, n: number, since = 0): void {
+    const row = this.s.unreadSub.get(n, since, recipientId, senderId) as { n: number } | undefined;
+    if (row && row.n <= 0) this.s.unreadDrop.run(recipientId, senderId);
   }
 
   /** Records that two accounts have talked; the pairs known to be recorded are remembered, to skip the lookup. */
@@ -322,11 +350,31 @@ export class Store {
 
   /** Marks messages read; returns how many changed. */
   markRead(recipientId: number, ids: readonly number[]): number {
-    return this.db.transaction(() => ids.reduce((n, id) => n + this.s.readId.run(id, recipientId).changes, 0))();
+    return this.db.transaction(() => {
+      const bySender = new Map<number, number>();
+      for (const id of ids) {
+        const r = this.s.readId.get(id, recipientId) as { senderId: number } | undefined;
+        if (r) bySender.set(r.senderId, (bySender.get(r.senderId) ?? 0) + 1);
+      }
+      let changed = 0;
+      for (const [senderId, n] of bySender) {
+        this.unreadLess(recipientId, senderId, n);
+        changed += n;
+      }
+      return changed;
+    })();
   }
 
+  /** Marks read every message from senderId to recipientId up to id `upTo`; returns how many changed. */
   markReadUpTo(recipientId: number, senderId: number, upTo: number): number {
-    return this.s.readUpTo.run(recipientId, senderId, upTo).changes;
+    return this.db.transaction(() => {
+      const c = this.s.unreadGet.get(recipientId, senderId) as { n: number; since: number } | undefined;
+      if (!c || upTo < c.since) return 0;
+      const changed = this.s.readUpTo.run(...pair(recipientId, senderId), c.since, upTo, senderId).changes;
+      // Whatever is still unread from this sender now lies above upTo.
+      this.unreadLess(recipientId, senderId, changed, upTo + 1);
+      return changed;
+    })();
   }
 
   /** One page of a conversation, newest first, merged from the two directions. */
@@ -359,6 +407,7 @@ export class Store {
         }
         this.s.msgDelete.run(id);
         this.s.pendingDelete.run(o.recipientId, id);
+        if (o.unread === 1) this.unreadLess(o.recipientId, o.senderId, 1);
         deleted.push({ id, senderId: o.senderId, recipientId: o.recipientId, unread: o.unread === 1 });
       }
       return { deleted, refused };
