@@ -82,8 +82,10 @@ export function startServer(o: ServerOptions): Promise<BenchServer> {
     let started = false;
     const onData = (d: Buffer): void => {
       keep(d);
+      // Only until the server listens: a login storm logs hundreds of lines a second, and this process shares the CPU.
+      if (started) return;
       const m = / listening address=(\S+):(\d+)/.exec(out);
-      if (!m || started) return;
+      if (!m) return;
       started = true;
       const pid = proc.pid!;
       resolve({
