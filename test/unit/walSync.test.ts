@@ -1,7 +1,10 @@
-/** WalSync: nothing is answered before the fsync that covers it, and commits made during an fsync share the next. */
+/**
+ * WalSync: nothing is answered before an fsync that started after it has finished; a commit made while one fsync runs
+ * starts a second, commits made while two run share the next, and callbacks run in commit order whichever ends first.
+ */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, openSync } from 'node:fs';
+import { fstatSync, mkdtempSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WalSync, type Fsync } from '../../server/storage/walSync.js';
@@ -13,8 +16,9 @@ function manual() {
   const errors: Error[] = [];
   const fd = openSync(join(mkdtempSync(join(tmpdir(), 'walsync-')), 'wal'), 'w');
   const sync = new WalSync(fd, (e) => errors.push(e), fsync);
-  const finish = (e: NodeJS.ErrnoException | null = null) => pending.shift()!(e);
-  return { sync, pending, finish, errors };
+  /** Ends the oldest fsync still running, or the `i`-th. */
+  const finish = (e: NodeJS.ErrnoException | null = null, i = 0) => pending.splice(i, 1)[0]!(e);
+  return { sync, pending, finish, errors, fd };
 }
 
 describe('WalSync', () => {
@@ -23,25 +27,72 @@ describe('WalSync', () => {
     const got: string[] = [];
     sync.afterSync(() => got.push('a'));
     assert.equal(pending.length, 1);
-    assert.equal(sync.busy, true);
     assert.deepEqual(got, []);
     finish();
     assert.deepEqual(got, ['a']);
-    assert.equal(sync.busy, false);
+    assert.equal(pending.length, 0);
   });
 
-  test('commits made while an fsync runs wait for the next one, and all of them share it', () => {
+  test('a commit made while one fsync runs starts a second at once; that one answers it', () => {
+    const { sync, pending, finish } = manual();
+    const got: string[] = [];
+    sync.afterSync(() => got.push('a'));
+    assert.equal(sync.busy, false, 'one running: another may start');
+    sync.afterSync(() => got.push('b'));
+    assert.equal(pending.length, 2);
+    assert.equal(sync.busy, true);
+    finish();
+    assert.deepEqual(got, ['a'], 'b was committed after the first fsync began');
+    assert.equal(pending.length, 1);
+    finish();
+    assert.deepEqual(got, ['a', 'b']);
+    assert.equal(pending.length, 0);
+  });
+
+  test('when the second fsync ends first, it answers the first one’s callbacks too, before its own', () => {
     const { sync, pending, finish } = manual();
     const got: string[] = [];
     sync.afterSync(() => got.push('a'));
     sync.afterSync(() => got.push('b'));
-    sync.afterSync(() => got.push('c'));
-    assert.equal(pending.length, 1, 'one fsync for the first; the others wait for it to end');
+    finish(null, 1);
+    assert.deepEqual(got, ['a', 'b'], 'a was committed before the second fsync started: it is on disk too');
+    assert.equal(pending.length, 1, 'the first still runs');
+    assert.equal(sync.busy, false);
     finish();
-    assert.deepEqual(got, ['a'], 'b and c were committed after the first fsync began');
-    assert.equal(pending.length, 1, 'the next fsync started at once');
+    assert.deepEqual(got, ['a', 'b'], 'nothing is answered twice');
+    assert.equal(pending.length, 0);
+  });
+
+  test('commits made while two fsyncs run wait for one to end, then share the next', () => {
+    const { sync, pending, finish } = manual();
+    const got: string[] = [];
+    for (const c of 'abcd') sync.afterSync(() => got.push(c));
+    assert.equal(pending.length, 2, 'a and b started one each; c and d wait');
     finish();
+    assert.deepEqual(got, ['a']);
+    assert.equal(pending.length, 2, 'the next fsync started at once, for c and d');
+    finish(null, 1);
+    assert.deepEqual(got, ['a', 'b', 'c', 'd'], 'the newest covered b too');
+    assert.equal(pending.length, 1);
+    finish();
+    assert.deepEqual(got, ['a', 'b', 'c', 'd']);
+    assert.equal(pending.length, 0);
+  });
+
+  test('over a series of fsyncs ending out of order, every callback runs once, in commit order', () => {
+    const { sync, pending, finish } = manual();
+    const got: string[] = [];
+    for (const c of 'abc') sync.afterSync(() => got.push(c));
+    finish(); // a; the fsync for c starts
+    assert.deepEqual(got, ['a']);
+    sync.afterSync(() => got.push('d')); // two run (b, c): d waits
+    finish(null, 1); // c's ends first: b's callbacks, then c's
     assert.deepEqual(got, ['a', 'b', 'c']);
+    assert.equal(pending.length, 2, 'b’s fsync still runs, and d’s started');
+    finish(null, 1);
+    assert.deepEqual(got, ['a', 'b', 'c', 'd']);
+    finish(); // b's, long outdated
+    assert.deepEqual(got, ['a', 'b', 'c', 'd']);
     assert.equal(pending.length, 0);
   });
 
@@ -69,18 +120,41 @@ describe('WalSync', () => {
     assert.equal(errors.length, 1);
   });
 
-  test('close fsyncs on the spot and answers everything waiting; afterwards callbacks run at once', () => {
-    const { sync, pending, finish } = manual();
+  test('an older fsync failing after a newer one answered its callbacks is still reported', () => {
+    const { sync, finish, errors } = manual();
     const got: string[] = [];
     sync.afterSync(() => got.push('a'));
     sync.afterSync(() => got.push('b'));
+    finish(null, 1);
+    finish(Object.assign(new Error('EIO'), { code: 'EIO' }));
+    assert.deepEqual(got, ['a', 'b']);
+    assert.equal(errors.length, 1);
+  });
+
+  test('close fsyncs on the spot and answers everything waiting, in order; afterwards callbacks run at once', () => {
+    const { sync, pending, finish } = manual();
+    const got: string[] = [];
+    for (const c of 'abc') sync.afterSync(() => got.push(c));
     sync.close();
-    assert.deepEqual(got, ['a', 'b']);
-    finish(); // the fsync that was running ends later: nothing is answered twice
-    assert.deepEqual(got, ['a', 'b']);
-    sync.afterSync(() => got.push('c'));
     assert.deepEqual(got, ['a', 'b', 'c']);
+    // The fsyncs that were running end later: nothing is answered twice, none starts again.
+    finish();
+    finish();
+    assert.deepEqual(got, ['a', 'b', 'c']);
+    sync.afterSync(() => got.push('d'));
+    assert.deepEqual(got, ['a', 'b', 'c', 'd']);
     assert.equal(pending.length, 0);
+  });
+
+  test('close leaves the descriptor open until the last fsync running on the thread pool has ended', () => {
+    const { sync, finish, fd } = manual();
+    sync.afterSync(() => {});
+    sync.afterSync(() => {});
+    sync.close();
+    finish();
+    assert.doesNotThrow(() => fstatSync(fd), 'one fsync still runs');
+    finish();
+    assert.throws(() => fstatSync(fd), { code: 'EBADF' });
   });
 
   test('without a WAL file (synchronous normal, or in memory) callbacks run at once', () => {
