@@ -21,9 +21,11 @@ export class Delivery {
   private lastSentAt = 0;
 
   constructor(private readonly hub: Hub) {
-    // While an fsync runs, sends gather for the commit after it: one commit of many rows costs far less per row
-    // than many small ones (each commit rewrites every index page it touches), and those sends would have waited
-    // for that next fsync anyway.
+    // While no fsync can start (two run), sends gather for the commit after one ends: one commit of many rows costs
+    // far less per row than many small ones (each commit rewrites every index page it touches), and those sends
+    // would have waited for that fsync anyway. Under load a batch is what one event-loop turn read, a thousand
+    // messages or more, whether one fsync runs or none; at low load a send arriving during an fsync is committed at
+    // once and gets its own, which usually ends with the running one.
     hub.sync.onIdle = () => this.flush();
   }
 

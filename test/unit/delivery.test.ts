@@ -64,7 +64,8 @@ function setup() {
       sender: a.conn.session!,
       recipient: { id: bob, username: 'bob' },
     });
-  const finishFsync = () => fsyncs.shift()!();
+  /** Ends the oldest fsync still running, or the `i`-th. */
+  const finishFsync = (i = 0) => fsyncs.splice(i, 1)[0]!();
   return { store, hub, alice, bob, a, connect, send, fsyncs, finishFsync };
 }
 
@@ -87,21 +88,53 @@ describe('Delivery', () => {
     assert.equal(store.pendingCount(bob), 0);
   });
 
-  test('sends arriving during an fsync are committed together after it, and share the next one', async () => {
+  test('a send arriving during an fsync is committed at once, with a second fsync', async () => {
     const { store, bob, alice, a, connect, send, fsyncs, finishFsync } = setup();
     connect(bob, 'bob');
     send(1, 'one');
     await turn();
     send(2, 'two');
-    send(3, 'three');
     await turn();
-    assert.equal(store.history(alice, bob, Number.MAX_SAFE_INTEGER, 10).messages.length, 1, 'two and three wait');
+    assert.equal(store.history(alice, bob, Number.MAX_SAFE_INTEGER, 10).messages.length, 2);
+    assert.equal(fsyncs.length, 2);
     finishFsync();
-    assert.equal(store.history(alice, bob, Number.MAX_SAFE_INTEGER, 10).messages.length, 3, 'committed at once after it');
+    assert.deepEqual(a.sent.results.map((r) => r.id), [1], 'two was committed after the first fsync began');
+    finishFsync();
+    assert.deepEqual(a.sent.results.map((r) => r.id), [1, 2]);
+  });
+
+  test('sends arriving while two fsyncs run are committed together when one ends, and share the next', async () => {
+    const { store, bob, alice, a, connect, send, fsyncs, finishFsync } = setup();
+    connect(bob, 'bob');
+    send(1, 'one');
+    await turn();
+    send(2, 'two');
+    await turn();
+    send(3, 'three');
+    send(4, 'four');
+    await turn();
+    assert.equal(store.history(alice, bob, Number.MAX_SAFE_INTEGER, 10).messages.length, 2, 'three and four wait');
+    finishFsync();
+    assert.equal(store.history(alice, bob, Number.MAX_SAFE_INTEGER, 10).messages.length, 4, 'committed at once after it');
     assert.deepEqual(a.sent.results.map((r) => r.id), [1]);
-    assert.equal(fsyncs.length, 1);
+    assert.equal(fsyncs.length, 2, 'one fsync for both');
+    finishFsync(1);
+    assert.deepEqual(a.sent.results.map((r) => r.id), [1, 2, 3, 4]);
+  });
+
+  test('when the second fsync ends first, both batches are acknowledged and pushed in id order', async () => {
+    const { bob, a, connect, send, finishFsync } = setup();
+    const b = connect(bob, 'bob');
+    send(1, 'one');
+    await turn();
+    send(2, 'two');
+    await turn();
+    finishFsync(1);
+    assert.deepEqual(a.sent.results.map((r) => r.id), [1, 2]);
+    assert.deepEqual(messages(b.sent).map((e) => (e.data as { message: { text: string } }).message.text), ['one', 'two']);
     finishFsync();
-    assert.deepEqual(a.sent.results.map((r) => r.id), [1, 2, 3]);
+    assert.equal(a.sent.results.length, 2, 'acknowledged once');
+    assert.equal(messages(b.sent).length, 2, 'pushed once');
   });
 
   test('a recipient that leaves during the fsync gets the message as pending', async () => {
