@@ -448,9 +448,13 @@ describe('JSON frames are what JSON.stringify writes', () => {
     }
     const hidden = Object.defineProperty({ ...message }, 'unread', { value: true, enumerable: false });
     const texts = ['"', '\\', '\n', '\u0000', '\u001f', '\u007f', '\u2028', '\ud800', '😀', 'a\udc00b'];
+    // Past the short strings copied by hand: the same, at the end of a long text.
+    texts.push(...texts.map((t) => 'x'.repeat(40) + t), 'x'.repeat(40), 'é'.repeat(40));
     const odd: unknown[] = [
       ...texts.map((t) => ({ ...message, text: t })),
-      ...[-0, 1.5, 1e21, NaN, Infinity].map((id) => ({ ...message, id })),
+      ...[-0, 1.5, 1e21, NaN, Infinity, -7].map((id) => ({ ...message, id })),
+      // Integers whose digits are written by hand, around where the arithmetic changes.
+      ...[0, 9, 10, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, 1_795_759_835_981, Number.MAX_SAFE_INTEGER].map((id) => ({ ...message, id })),
       { unread: true, id: 1, from: 'a', to: 'b', text: 't', sentAt: 2 }, // another order
       { ...message, extra: 1 },
       { ...message, sentAt: undefined },
