@@ -1,5 +1,5 @@
 /**
- * One client connection: framing, protocol choice, writes (corked per turn), and the per-connection state
+ * One client connection: framing, protocol choice, writes (gathered per turn), and the per-connection state
  * (session, login attempts in progress, last activity).
  *
  * The server holds thousands of these while they idle, so each keeps little: the socket's listeners are shared
@@ -47,10 +47,12 @@ export class Connection extends FrameSplitter {
   closed = false;
   /** Login attempts in progress by server nonce; no map while there are none (a logged-in connection has none). */
   private logins: Map<string, LoginAttempt> | undefined;
-  private corked = false;
+  /** The frames written in this event-loop turn, not yet given to the socket; none between turns. */
+  private out: Buffer[] | undefined;
+  private outBytes = 0;
 
-  /** Connections corked in this event-loop turn: one nextTick uncorks them all. */
-  private static readonly corkedNow: Connection[] = [];
+  /** Connections with frames gathered in this event-loop turn: one nextTick flushes them all. */
+  private static readonly gathering: Connection[] = [];
 
   constructor(
     readonly socket: Socket,
@@ -117,31 +119,42 @@ export class Connection extends FrameSplitter {
     this.close();
   }
 
-  /** Queues bytes; all writes in one event-loop turn leave in one system call. */
+  /**
+   * Queues a frame; the frames of one event-loop turn go to the socket as one buffer. Copying them together costs
+   * less than a socket write per frame (a delivery writes dozens to each connection in a turn): each write adds a
+   * request to the stream's queue and a buffer to the writev.
+   */
   write(frame: Buffer): void {
     if (this.closed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      if (Connection.corkedNow.push(this) === 1) process.nextTick(Connection.uncorkAll);
+    if (this.out === undefined) {
+      this.out = [frame];
+      this.outBytes = frame.length;
+      if (Connection.gathering.push(this) === 1) process.nextTick(Connection.flushAll);
+    } else {
+      this.out.push(frame);
+      this.outBytes += frame.length;
     }
-    this.socket.write(frame);
-    if (this.socket.writableLength > this.hub.config.maxOutput) {
+    if (this.socket.writableLength + this.outBytes > this.hub.config.maxOutput) {
       // A client that does not read must not make the server hold its output without bound.
-      this.hub.log.warn('output_overflow', { conn: this.id, remote: this.remote, bytes: this.socket.writableLength });
+      const bytes = this.socket.writableLength + this.outBytes;
+      this.hub.log.warn('output_overflow', { conn: this.id, remote: this.remote, bytes });
       this.destroy();
     }
   }
 
-  private static uncorkAll(): void {
-    const list = Connection.corkedNow;
-    // By index: a connection corked while these uncork is still in the list and is uncorked too.
-    for (let i = 0; i < list.length; i++) {
-      const c = list[i]!;
-      c.corked = false;
-      c.socket.uncork();
-    }
+  private static flushAll(): void {
+    const list = Connection.gathering;
+    // By index: a connection that gathers frames while these flush is still in the list and is flushed too.
+    for (let i = 0; i < list.length; i++) list[i]!.flush();
     list.length = 0;
+  }
+
+  /** Gives the gathered frames to the socket. */
+  private flush(): void {
+    const out = this.out;
+    if (out === undefined) return;
+    this.out = undefined;
+    if (!this.socket.destroyed) this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, this.outBytes));
   }
 
   result<O extends OpName>(id: number, op: O, result: Result<O>, args: Args<O>): void {
@@ -175,6 +188,7 @@ export class Connection extends FrameSplitter {
   /** Ends the connection after what was written is flushed. */
   close(): void {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     this.stop();
     this.socket.end();
@@ -183,6 +197,7 @@ export class Connection extends FrameSplitter {
   }
 
   destroy(): void {
+    this.out = undefined;
     this.closed = true;
     this.stop();
     this.socket.destroy();
