@@ -91,12 +91,16 @@ class Writer extends FrameWriter {
   }
 }
 
+/** Reads a payload: `buf` from `pos` to `end`. */
 class Reader {
-  pos = 0;
-  constructor(private readonly buf: Buffer) {}
+  constructor(
+    private readonly buf: Buffer,
+    public pos = 0,
+    private readonly end = buf.length,
+  ) {}
 
   private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new DecodeFailure('BAD_REQUEST', 'truncated frame');
+    if (this.pos + n > this.end) throw new DecodeFailure('BAD_REQUEST', 'truncated frame');
   }
 
   byte(): number {
@@ -121,7 +125,7 @@ class Reader {
 
   count(): number {
     const n = this.varint();
-    if (n > this.buf.length - this.pos) throw new DecodeFailure('BAD_REQUEST', 'truncated frame');
+    if (n > this.end - this.pos) throw new DecodeFailure('BAD_REQUEST', 'truncated frame');
     return n;
   }
 
@@ -145,8 +149,8 @@ class Reader {
     return b;
   }
 
-  end(): void {
-    if (this.pos !== this.buf.length) throw new DecodeFailure('BAD_REQUEST', 'unexpected bytes after the message');
+  done(): void {
+    if (this.pos !== this.end) throw new DecodeFailure('BAD_REQUEST', 'unexpected bytes after the message');
   }
 }
 
@@ -291,17 +295,17 @@ export const binaryCodec: Codec = {
     return w.finish();
   },
 
-  decodeRequest(payload): Decoded<Request> {
+  decodeRequest(payload, start = 0, end = payload.length): Decoded<Request> {
     let id = 0;
     try {
-      const r = new Reader(payload);
+      const r = new Reader(payload, start, end);
       const type = r.byte();
       id = r.varint();
       const op = OP_BY_CODE.get(type);
       if (!op) throw new DecodeFailure('UNKNOWN_OP', `unknown operation code 0x${type.toString(16)}`);
       if (id < 1) throw new DecodeFailure('BAD_REQUEST', 'id must be a positive integer');
       const args = read(r, OPS[op].args);
-      r.end();
+      r.done();
       return { ok: true, value: { kind: 'request', id, op, args } as Request };
     } catch (e) {
       return failure(id, e);
@@ -332,7 +336,7 @@ export const binaryCodec: Codec = {
         if (!pending || pending.op !== op) throw new DecodeFailure('BAD_REQUEST', `a result for unknown request ${id}`);
         value = { kind: 'result', id, op, result: decodeResultBody(r, op, pending) } as ServerMessage;
       }
-      r.end();
+      r.done();
       return { ok: true, value };
     } catch (e) {
       return failure(id, e);

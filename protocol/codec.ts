@@ -21,7 +21,8 @@ export interface Codec {
   encodeResult<O extends OpName>(id: number, op: O, result: Result<O>, args: Args<O>): Buffer;
   encodeError(id: number, error: WireError): Buffer;
   encodeEvent(ev: Event): Buffer;
-  decodeRequest(payload: Buffer): Decoded<Request>;
+  /** Decodes the request in `payload` from `start` to `end` (all of it by default). */
+  decodeRequest(payload: Buffer, start?: number, end?: number): Decoded<Request>;
   decodeServerMessage(payload: Buffer, pendingOf: (id: number) => PendingInfo | undefined): Decoded<ServerMessage>;
 }
 

@@ -6,7 +6,8 @@ export type FrameHandler = (payload: Buffer) => void;
 
 /**
  * The splitting, for a subclass that takes each frame in onFrame. The server's connection is one: it then needs no
- * reader object and no closure of its own, which counts when it holds thousands of them.
+ * reader object and no closure of its own, which counts when it holds thousands of them. A frame is given as where
+ * its payload lies in a chunk, not as a view of it: the server decodes it there, without a Buffer object per frame.
  */
 export abstract class FrameSplitter {
   /** Chunks of an incomplete frame, concatenated once when the whole frame is there; none between frames. */
@@ -16,7 +17,8 @@ export abstract class FrameSplitter {
 
   constructor(private readonly maxFrame: number) {}
 
-  protected abstract onFrame(payload: Buffer): void;
+  /** A frame's payload is `data` from `start` to `end`. */
+  protected abstract onFrame(data: Buffer, start: number, end: number): void;
 
   /**
    * Feeds bytes; calls onFrame for each complete frame, in order. Returns the refused length when a frame is too
@@ -43,7 +45,7 @@ export abstract class FrameSplitter {
       const len = buf.readUInt32BE(off);
       if (len > this.maxFrame) return this.fail(len);
       if (buf.length - off - 4 < len) break;
-      this.onFrame(buf.subarray(off + 4, off + 4 + len));
+      this.onFrame(buf, off + 4, off + 4 + len);
       if (this.failed) return undefined; // the handler closed the stream
       off += 4 + len;
     }
@@ -76,7 +78,7 @@ export class FrameReader extends FrameSplitter {
     super(maxFrame);
   }
 
-  protected override onFrame(payload: Buffer): void {
-    this.handler(payload);
+  protected override onFrame(data: Buffer, start: number, end: number): void {
+    this.handler(data.subarray(start, end));
   }
 }

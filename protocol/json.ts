@@ -371,13 +371,13 @@ const requestId = (v: Record<string, unknown>): number => {
  */
 const MAX_DEPTH = 16;
 const MAX_VALUES = 4096;
-function checkShape(p: Buffer): void {
+function checkShape(p: Buffer, start: number, end: number): void {
   let depth = 0;
   let values = 0;
-  for (let i = 0; i < p.length; i++) {
+  for (let i = start; i < end; i++) {
     const c = p[i]!;
     if (c === 0x22) {
-      for (i++; i < p.length && p[i] !== 0x22; i++) if (p[i] === 0x5c) i++;
+      for (i++; i < end && p[i] !== 0x22; i++) if (p[i] === 0x5c) i++;
     } else if (c === 0x7b || c === 0x5b) {
       if (++depth > MAX_DEPTH) throw new DecodeFailure('BAD_REQUEST', `a request is nested at most ${MAX_DEPTH} deep`);
     } else if (c === 0x7d || c === 0x5d) depth--;
@@ -386,8 +386,8 @@ function checkShape(p: Buffer): void {
   }
 }
 
-function parse(payload: Buffer): Record<string, unknown> {
-  const v: unknown = JSON.parse(payload.toString('utf8'));
+function parse(payload: Buffer, start = 0, end = payload.length): Record<string, unknown> {
+  const v: unknown = JSON.parse(payload.toString('utf8', start, end));
   if (!isObject(v)) throw new DecodeFailure('BAD_REQUEST', 'a message must be a JSON object');
   return v;
 }
@@ -400,11 +400,11 @@ export const jsonCodec: Codec = {
   encodeError: (id, error) => enc(ERROR, { id, ok: false, error }),
   encodeEvent: (ev) => enc(EVENT[ev.event], { event: ev.event, data: ev.data }),
 
-  decodeRequest(payload): Decoded<Request> {
+  decodeRequest(payload, start = 0, end = payload.length): Decoded<Request> {
     let id = 0;
     try {
-      checkShape(payload);
-      const v = parse(payload);
+      checkShape(payload, start, end);
+      const v = parse(payload, start, end);
       id = requestId(v);
       const op = v['op'];
       if (typeof op !== 'string') throw new DecodeFailure('BAD_REQUEST', 'op must be a string');

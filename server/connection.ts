@@ -90,17 +90,16 @@ export class Connection extends FrameSplitter {
     c.hub.disconnected(c);
   }
 
-  protected override onFrame(payload: Buffer): void {
+  protected override onFrame(data: Buffer, start: number, end: number): void {
     this.lastSeen = Date.now();
-    if (!this.codec && !this.choose(payload)) return;
-    const d = this.codec!.decodeRequest(payload);
+    if (!this.codec && !this.choose(start < end && data[start] === JSON_FIRST_BYTE)) return;
+    const d = this.codec!.decodeRequest(data, start, end);
     if (!d.ok) return this.error(d.id, d.error);
     this.hub.dispatch(this, d.value);
   }
 
-  /** Picks the protocol from the first byte; false (and the connection closed) when the server refuses it. */
-  private choose(payload: Buffer): boolean {
-    const json = payload[0] === JSON_FIRST_BYTE;
+  /** Picks the protocol from the first frame; false (and the connection closed) when the server refuses it. */
+  private choose(json: boolean): boolean {
     const want = this.hub.config.protocol;
     this.codec = json ? jsonCodec : binaryCodec;
     if (want === 'auto' || (want === 'json') === json) return true;

@@ -111,6 +111,18 @@ describe('protocol choice and framing', () => {
     assert.equal((await b.request('ping', {})).kind, 'result');
   });
 
+  test('an empty first frame chooses binary, whatever bytes follow it in the same chunk', async () => {
+    const c = await raw(auto, 'binary');
+    // After the empty frame, `{"id` read as a length prefix: far too large, so refused and the connection closed.
+    c.write(Buffer.concat([lengthPrefix(0), Buffer.from('{"id":1}')]));
+    await c.until(() => (c.frames.length >= 2 ? true : undefined), 5000, 'two errors');
+    // Both binary errors: the empty request is truncated, then the frame too large.
+    assert.deepEqual(
+      c.frames.map((f) => f.payload[0]),
+      [0x3f, 0x3f],
+    );
+  });
+
   for (const protocol of PROTOCOLS) {
     test(`${protocol}: frames written one byte at a time still work`, async () => {
       const c = await raw(auto, protocol);
