@@ -51,6 +51,8 @@ export class Connection extends FrameSplitter {
   private out: Buffer[] | undefined;
   private outBytes = 0;
 
+  /** When the chunk being read arrived: the clock is read once for all the requests in it. */
+  private static chunkAt = 0;
   /** Connections with frames gathered in this event-loop turn: one nextTick flushes them all. */
   private static readonly gathering: Connection[] = [];
 
@@ -74,6 +76,7 @@ export class Connection extends FrameSplitter {
 
   private static onData(this: ConnSocket, chunk: Buffer): void {
     const c = this[CONN];
+    Connection.chunkAt = Date.now();
     const refused = c.push(chunk);
     if (refused !== undefined) c.refuseFrame(refused);
   }
@@ -91,7 +94,7 @@ export class Connection extends FrameSplitter {
   }
 
   protected override onFrame(data: Buffer, start: number, end: number): void {
-    this.lastSeen = Date.now();
+    this.lastSeen = Connection.chunkAt; // a whole frame is activity; bytes that complete none are not (slowloris)
     if (!this.codec && !this.choose(start < end && data[start] === JSON_FIRST_BYTE)) return;
     const d = this.codec!.decodeRequest(data, start, end);
     if (!d.ok) return this.error(d.id, d.error);

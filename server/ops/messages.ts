@@ -37,7 +37,8 @@ export const messageHandlers: Handlers<
     if (args.clientMsgId !== undefined && (args.clientMsgId.length === 0 || args.clientMsgId.length > MAX_CLIENT_MSG_ID))
       fail('BAD_REQUEST', `clientMsgId must be 1 to ${MAX_CLIENT_MSG_ID} characters`);
     const recipient = peerAccount(ctx, args.to);
-    limit(ctx.hub.limits.sends.take(sender.accountId, Date.now()), 'too many messages at once');
+    // When the request arrived (read once per chunk of requests) is the time to count it at.
+    limit(ctx.hub.limits.sends.take(sender.accountId, ctx.conn.lastSeen), 'too many messages at once');
     ctx.hub.delivery.enqueue({ conn: ctx.conn, reqId: ctx.id, args, sender, recipient });
     return DEFERRED;
   },
