@@ -53,7 +53,7 @@ const CHUNK = 8 * 1024;
 export class FrameWriter {
   protected buf = Buffer.allocUnsafe(CHUNK);
   /** Where the frame being written starts, with its length prefix. */
-  private start = 0;
+  protected start = 0;
   protected pos = 4;
 
   /** Starts a frame, after room for its length prefix. */

@@ -474,6 +474,34 @@ describe('JSON frames are what JSON.stringify writes', () => {
     const retry = { code: 'RATE_LIMITED', message: 'wait "1" s', retryAfterMs: 1000 } as const;
     assert.equal(text(jsonCodec.encodeError(4, retry)), JSON.stringify({ id: 4, ok: false, error: retry }));
   });
+
+  test('a message written again (push, then result) is copied only when its fields are equal', () => {
+    const push = (m: unknown) => event({ message: m });
+    const result = (m: unknown, delivered: unknown) =>
+      text(jsonCodec.encodeResult(7, 'send', { message: m, delivered } as Result<'send'>, { to: 'b', text: 't' }));
+    const expected = (m: unknown, delivered: unknown) => JSON.stringify({ id: 7, ok: true, result: { message: m, delivered } });
+    // Many, so that frames move to new chunks between and within the two writes.
+    for (let i = 0; i < 2000; i++) {
+      const m = { ...message, id: i, text: 'é'.repeat(i % 300) };
+      assert.equal(push(m), JSON.stringify({ event: 'message', data: { message: m } }));
+      if (i % 3 === 1) m.text += '!'; // changed after it was written: written anew
+      if (i % 3 === 2) m.unread = false;
+      assert.equal(result(m, true), expected(m, true));
+    }
+    // A frame abandoned after its message was written (a getter threw) is written over by the next frame: an equal
+    // message after that is written anew, not copied from there.
+    const m = { ...message, text: 'x'.repeat(50) };
+    const throwing = {
+      message: m,
+      get delivered(): boolean {
+        throw new Error('no');
+      },
+    };
+    assert.throws(() => jsonCodec.encodeResult(7, 'send', throwing, { to: 'b', text: 't' }), /no/);
+    const error = { code: 'INTERNAL', message: 'y'.repeat(200) } as const;
+    assert.equal(text(jsonCodec.encodeError(8, error)), JSON.stringify({ id: 8, ok: false, error }));
+    assert.equal(push({ ...m }), JSON.stringify({ event: 'message', data: { message: m } }));
+  });
 });
 
 describe('JSON malformed input gives typed errors', () => {
