@@ -1,5 +1,6 @@
 /** The JSON protocol of SPEC §2.1: requests {id, op, args}, responses {id, ok, result|error}, events {event, data}. */
 import { DecodeFailure, FrameWriter, failure, type Codec, type Decoded, type PendingInfo } from './codec.js';
+import { quickRequest } from './jsonRequest.js';
 import {
   EVENTS,
   Message,
@@ -443,6 +444,23 @@ function parse(payload: Buffer, start = 0, end = payload.length): Record<string,
   return v;
 }
 
+/** Any request, or why it is refused: the general path (decodeRequest tries quickRequest first). */
+export function parseRequest(payload: Buffer, start = 0, end = payload.length): Decoded<Request> {
+  let id = 0;
+  try {
+    checkShape(payload, start, end);
+    const v = parse(payload, start, end);
+    id = requestId(v);
+    const op = v['op'];
+    if (typeof op !== 'string') throw new DecodeFailure('BAD_REQUEST', 'op must be a string');
+    if (!isOpName(op)) throw new DecodeFailure('UNKNOWN_OP', `unknown operation "${op.slice(0, 40)}"`);
+    const args = fromJson(OPS[op].args, v['args'] ?? {}, 'args');
+    return { ok: true, value: { kind: 'request', id, op, args } as Request };
+  } catch (e) {
+    return failure(id, e);
+  }
+}
+
 export const jsonCodec: Codec = {
   protocol: 'json',
 
@@ -452,19 +470,8 @@ export const jsonCodec: Codec = {
   encodeEvent: (ev) => enc(EVENT[ev.event], { event: ev.event, data: ev.data }),
 
   decodeRequest(payload, start = 0, end = payload.length): Decoded<Request> {
-    let id = 0;
-    try {
-      checkShape(payload, start, end);
-      const v = parse(payload, start, end);
-      id = requestId(v);
-      const op = v['op'];
-      if (typeof op !== 'string') throw new DecodeFailure('BAD_REQUEST', 'op must be a string');
-      if (!isOpName(op)) throw new DecodeFailure('UNKNOWN_OP', `unknown operation "${op.slice(0, 40)}"`);
-      const args = fromJson(OPS[op].args, v['args'] ?? {}, 'args');
-      return { ok: true, value: { kind: 'request', id, op, args } as Request };
-    } catch (e) {
-      return failure(id, e);
-    }
+    const quick = quickRequest(payload, start, end);
+    return quick === undefined ? parseRequest(payload, start, end) : { ok: true, value: quick };
   },
 
   decodeServerMessage(payload, pendingOf: (id: number) => PendingInfo | undefined): Decoded<ServerMessage> {

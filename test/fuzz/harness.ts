@@ -16,7 +16,7 @@ import { binaryCodec } from '../../protocol/binary.js';
 import type { Codec, Decoded, PendingInfo, Protocol } from '../../protocol/codec.js';
 import { frame } from '../../protocol/codec.js';
 import { FrameReader } from '../../protocol/framing.js';
-import { jsonCodec } from '../../protocol/json.js';
+import { jsonCodec, parseRequest } from '../../protocol/json.js';
 import {
   ERROR_CODES,
   EVENTS,
@@ -315,6 +315,15 @@ function decodeSafely<T>(f: () => Decoded<T>, what: string): Decoded<T> {
 export function checkRequest(protocol: Protocol, payload: Buffer): Decoded<Request> {
   const codec = CODECS[protocol];
   const d = decodeSafely(() => codec.decodeRequest(payload), `${protocol} decodeRequest`);
+  if (protocol === 'json') {
+    // Requests of the usual form are read in place (jsonRequest.ts): the same answer as the general path, always.
+    const general = parseRequest(payload);
+    assert.deepEqual(d, general, 'the quick path and the general path disagree');
+    assert.equal(JSON.stringify(d), JSON.stringify(general), 'the quick path orders the arguments differently');
+  }
+  // Decoded in place, as the server does: bytes around the frame (here ones that could complete it) are not read.
+  const around = Buffer.concat([Buffer.from('{"'), payload, Buffer.from('"}}')]);
+  assert.deepEqual(codec.decodeRequest(around, 2, 2 + payload.length), d, 'decoding in place read beyond the frame');
   if (!d.ok) {
     assert.ok(REQUEST_ERRORS.includes(d.error.code), `a request refused with ${d.error.code}: ${d.error.message}`);
     assert.ok(Number.isSafeInteger(d.id) && d.id >= 0, `refusal id ${d.id}`);

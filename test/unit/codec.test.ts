@@ -6,7 +6,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { binaryCodec } from '../../protocol/binary.js';
-import { jsonCodec } from '../../protocol/json.js';
+import { jsonCodec, parseRequest } from '../../protocol/json.js';
+import { quickRequest } from '../../protocol/jsonRequest.js';
 import type { Codec, Decoded, PendingInfo } from '../../protocol/codec.js';
 import {
   ERROR_CODES,
@@ -501,6 +502,103 @@ describe('JSON frames are what JSON.stringify writes', () => {
     const error = { code: 'INTERNAL', message: 'y'.repeat(200) } as const;
     assert.equal(text(jsonCodec.encodeError(8, error)), JSON.stringify({ id: 8, ok: false, error }));
     assert.equal(push({ ...m }), JSON.stringify({ event: 'message', data: { message: m } }));
+  });
+});
+
+describe('JSON requests of the usual form are read in place, as the general path reads them', () => {
+  const bytes = (t: string | Buffer) => (typeof t === 'string' ? Buffer.from(t, 'utf8') : t);
+  /** The codec's answer is the general path's, to the order of the keys. */
+  const same = (t: string | Buffer) => {
+    const b = bytes(t);
+    const d = jsonCodec.decodeRequest(b);
+    assert.deepEqual(d, parseRequest(b), b.toString('utf8'));
+    assert.equal(JSON.stringify(d), JSON.stringify(parseRequest(b)), b.toString('utf8'));
+    return d;
+  };
+  const text = 'The quick brown fox jumps over the lazy dog. '.repeat(3);
+
+  test('what JoChat clients send is read in place', () => {
+    const usual = [
+      `{"id":12345,"op":"send","args":{"to":"bob","text":"${text}","clientMsgId":"Ab3_x"}}`,
+      '{"id":1,"op":"send","args":{"to":"bob","text":"é😀 \u007f\u2028"}}',
+      '{"id":2,"op":"ping","args":{}}',
+      '{"id":3,"op":"hello","args":{"client":"vscode","version":"1.2"}}',
+      '{"id":4,"op":"history","args":{"peer":"bob","before":0,"limit":50}}',
+      '{"id":5,"op":"fetch_pending","args":{"limit":100}}',
+      '{"id":999999999999999,"op":"resume","args":{"token":"t"}}',
+      '{"id":6,"op":"send","args":{"clientMsgId":"c","text":"t","to":"b"}}', // any order of the arguments
+    ];
+    for (const t of usual) {
+      assert.ok(quickRequest(bytes(t), 0, bytes(t).length), t);
+      assert.ok(same(t).ok, t);
+    }
+    // In place within a larger buffer, as the server passes frames.
+    const b = Buffer.concat([Buffer.from('xx'), bytes(usual[0]!), Buffer.from('{')]);
+    assert.deepEqual(jsonCodec.decodeRequest(b, 2, b.length - 1), parseRequest(bytes(usual[0]!)));
+  });
+
+  test('anything else gets the general path\'s request or error', () => {
+    const send = (args: string) => `{"id":7,"op":"send","args":{${args}}}`;
+    const others: (string | Buffer)[] = [
+      '{ "id":1,"op":"ping","args":{}}',
+      '{"id":1,"op":"ping","args":{} }',
+      '{"id":1,"op":"ping"}',
+      '{"id":1,"op":"ping","args":{},"x":1}',
+      '{"op":"ping","id":1,"args":{}}',
+      '{"id":01,"op":"ping","args":{}}',
+      '{"id":0,"op":"ping","args":{}}',
+      '{"id":-1,"op":"ping","args":{}}',
+      '{"id":1.0,"op":"ping","args":{}}',
+      '{"id":1e3,"op":"ping","args":{}}',
+      '{"id":9007199254740991,"op":"ping","args":{}}',
+      '{"id":9007199254740993,"op":"ping","args":{}}',
+      '{"id":1,"op":"pong","args":{}}',
+      '{"id":1,"op":"pin\u0067","args":{}}',
+      '{"id":1,"op":"ping","args":[]}',
+      '{"id":1,"op":"ping","args":{}}}',
+      '{"id":1,"op":"ping","args":{}',
+      '{"id":1,"op":"ping","args":{',
+      '{"id":1,"op":"mark_read","args":{"ids":[1,2]}}',
+      '{"id":1,"op":"list_accounts","args":{"pattern":"a","cursor":null}}',
+      send('"to":"b","text":"a\\"b"'),
+      send('"to":"b","text":"\u00e9"'),
+      send('"to":"b","text":"tab\there"'),
+      send('"to":"b","text":"raw\u0001"').replace('\\u0001', '\u0001'),
+      send('"to":"b","to":"c","text":"t"'),
+      send('"to":"b","text":"t","extra":1'),
+      send('"tox":"b","text":"t"'),
+      send('"to":"b"'),
+      send('"to":"b","text":1'),
+      send('"to":"b","text":"t","clientMsgId":null'),
+      send('"to":"b","text":"t",'),
+      send('"to":"b","text":"t'),
+      send('"to" :"b","text":"t"'),
+      send(''),
+      '{"id":1,"op":"history","args":{"peer":"b","limit":1e2}}',
+      '{"id":1,"op":"history","args":{"peer":"b","limit":007}}',
+      '{"id":1,"op":"history","args":{"peer":"b","limit":true}}',
+      '{"id":1,"op":"hello","args":{"client":tru}}',
+      // Invalid UTF-8 inside strings, also just before the closing quote, and a lone continuation byte.
+      Buffer.concat([Buffer.from(send('"to":"b","text":"ab')), Buffer.from([0xe2, 0x82]), Buffer.from('"}}')]),
+      Buffer.concat([Buffer.from(send('"to":"b","text":"')), Buffer.from([0xf0, 0x9f, 0x98]), Buffer.from('x"}}')]),
+      Buffer.concat([Buffer.from(send('"to":"b","text":"')), Buffer.from([0x80, 0xff]), Buffer.from('"}}')]),
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"id":1,"op":"ping","args":{}}')]),
+    ];
+    for (const t of others) same(t);
+  });
+
+  test('any bytes in a string, valid UTF-8 or not, decode as when the whole text is decoded', () => {
+    const head = Buffer.from('{"id":1,"op":"send","args":{"to":"b","text":"');
+    const tail = Buffer.from('"}}');
+    const inString = fc.uint8Array({ maxLength: 24 }).map((a) => a.filter((c) => c >= 0x20 && c !== 0x22 && c !== 0x5c));
+    fc.assert(
+      fc.property(inString, (a) => {
+        const b = Buffer.concat([head, a, tail]);
+        assert.ok(quickRequest(b, 0, b.length));
+        same(b);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
