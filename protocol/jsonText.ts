@@ -134,24 +134,31 @@ export class JsonWriter extends FrameWriter {
 type Put = (o: JsonWriter, v: unknown) => boolean;
 const giveUp: Put = () => false;
 
-/** Whether JSON.stringify writes this object or array as its own properties (no toJSON, and the usual prototype). */
-const plain = (v: object, prototype: object): boolean => Object.getPrototypeOf(v) === prototype && !('toJSON' in v);
+/** Whether JSON.stringify writes this array as its elements (no toJSON, and the usual prototype). */
+const plainArray = (v: unknown[]): boolean => Object.getPrototypeOf(v) === Array.prototype && !('toJSON' in v);
 
 /**
- * Whether a plain object's enumerable keys are the schema's field names in order, with no others. A field it does not
- * list must be optional and undefined: JSON.stringify would not write a value that is not enumerable.
+ * The statements that return whether `v` (bound: the schema's field `names` and which are `optional`) is an object
+ * that JSON.stringify writes as its own properties (no toJSON, the usual prototype) whose enumerable keys are the
+ * schema's field names in order, with no others. A field missing from them must be optional and undefined:
+ * JSON.stringify would not write a value that is not enumerable. Compiled for each schema like the writers, so that
+ * V8 specialises each check to the few shapes it meets; one check shared by all meets every shape, and costs more
+ * than writing the fields.
  */
-function schemaKeys(v: object, names: readonly string[], optional: readonly boolean[]): boolean {
-  if (!plain(v, Object.prototype)) return false;
-  const o = v as Record<string, unknown>;
-  let i = 0;
-  for (const k in o) {
-    for (; i < names.length && names[i] !== k; i++) if (!optional[i] || o[names[i]!] !== undefined) return false;
-    if (i === names.length) return false;
-    i++;
-  }
-  for (; i < names.length; i++) if (!optional[i] || o[names[i]!] !== undefined) return false;
-  return true;
+function fitsCode(optional: readonly boolean[]): string {
+  const plain = `if (typeof v !== 'object' || v === null) return false;
+    if (Object.getPrototypeOf(v) !== Object.prototype || 'toJSON' in v) return false;
+    let i = 0;`;
+  if (!optional.includes(true)) return `${plain} for (const k in v) if (k !== names[i++]) return false; return i === names.length;`;
+  const skip = 'if (!optional[i] || v[names[i]] !== undefined) return false;';
+  return `${plain}
+    for (const k in v) {
+      for (; i < names.length && names[i] !== k; i++) ${skip}
+      if (i === names.length) return false;
+      i++;
+    }
+    for (; i < names.length; i++) ${skip}
+    return true;`;
 }
 
 /**
@@ -211,7 +218,7 @@ export const putOf = perSchema((s): Put => {
     case 'arr': {
       const of = putOf(s.of);
       return (o, v) => {
-        if (!Array.isArray(v) || !plain(v, Array.prototype)) return false;
+        if (!Array.isArray(v) || !plainArray(v)) return false;
         o.byte(0x5b);
         for (let i = 0; i < v.length; i++) {
           if (i > 0) o.byte(0x2c);
@@ -227,7 +234,7 @@ export const putOf = perSchema((s): Put => {
       const optional = names.map((k) => s.fields[k]!.kind === 'opt');
       const f = names.map((k) => putOf(s.fields[k]!));
       const put = generate<Put>({ f }, 'o, v', putFields(names, optional));
-      const fits = (v: unknown): boolean => typeof v === 'object' && v !== null && schemaKeys(v, names, optional);
+      const fits = generate<(v: unknown) => boolean>({ names, optional }, 'v', fitsCode(optional));
       if (s !== Message) return (o, v) => fits(v) && put(o, v);
       // A message is written twice in a row: pushed to its recipient, then in the result of its sender's request.
       // The second time, its text is copied from the first, for a fraction of the cost of writing it again. Values
