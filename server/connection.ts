@@ -47,8 +47,8 @@ export class Connection extends FrameSplitter {
   closed = false;
   /** Login attempts in progress by server nonce; no map while there are none (a logged-in connection has none). */
   private logins: Map<string, LoginAttempt> | undefined;
-  /** The frames written in this event-loop turn, not yet given to the socket; none between turns. */
-  private out: Buffer[] | undefined;
+  /** The frames written in this event-loop turn, not yet given to the socket (the first alone); none between turns. */
+  private out: Buffer | Buffer[] | undefined;
   private outBytes = 0;
 
   /** When the chunk being read arrived: the clock is read once for all the requests in it. */
@@ -128,12 +128,14 @@ export class Connection extends FrameSplitter {
    */
   write(frame: Buffer): void {
     if (this.closed) return;
-    if (this.out === undefined) {
-      this.out = [frame];
+    const out = this.out;
+    if (out === undefined) {
+      this.out = frame;
       this.outBytes = frame.length;
       if (Connection.gathering.push(this) === 1) process.nextTick(Connection.flushAll);
     } else {
-      this.out.push(frame);
+      if (Array.isArray(out)) out.push(frame);
+      else this.out = [out, frame];
       this.outBytes += frame.length;
     }
     if (this.socket.writableLength + this.outBytes > this.hub.config.maxOutput) {
@@ -156,7 +158,7 @@ export class Connection extends FrameSplitter {
     const out = this.out;
     if (out === undefined) return;
     this.out = undefined;
-    if (!this.socket.destroyed) this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, this.outBytes));
+    if (!this.socket.destroyed) this.socket.write(Array.isArray(out) ? Buffer.concat(out, this.outBytes) : out);
   }
 
   result<O extends OpName>(id: number, op: O, result: Result<O>, args: Args<O>): void {
