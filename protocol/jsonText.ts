@@ -16,7 +16,7 @@ const SHORT_STRING = 32;
 
 /** The JSON text of a message, written straight into its frame. */
 export class JsonWriter extends FrameWriter {
-  /** The fields of the Message last written (see putOf), and where its text is. */
+  /** The fields of the Message last written (see putOf), and where its text is (that chunk stays alive meanwhile). */
   private last: Message | undefined;
   private lastBuf = this.buf;
   private lastStart = 0;
