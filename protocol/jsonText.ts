@@ -149,7 +149,8 @@ function fitsCode(optional: readonly boolean[]): string {
   const plain = `if (typeof v !== 'object' || v === null) return false;
     if (Object.getPrototypeOf(v) !== Object.prototype || 'toJSON' in v) return false;
     let i = 0;`;
-  if (!optional.includes(true)) return `${plain} for (const k in v) if (k !== names[i++]) return false; return i === names.length;`;
+  if (!optional.includes(true))
+    return `${plain} for (const k in v) if (k !== names[i++]) return false; return i === names.length;`;
   const skip = 'if (!optional[i] || v[names[i]] !== undefined) return false;';
   return `${plain}
     for (const k in v) {
