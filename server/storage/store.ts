@@ -75,8 +75,12 @@ export const hashToken = (token: string): Buffer => createHash('sha256').update(
 export class Store {
   /** The prepared statements, by name (tests check their query plans). */
   readonly s;
-  /** Conversations known to be in the pairs table (cleared when an account, and so its pairs, is deleted). */
-  private readonly knownPairs = new Set<string>();
+  /**
+   * Conversations known to be in the pairs table, as lower id → higher ids (numbers, so that the check for each
+   * message allocates nothing); cleared when an account, and so its pairs, is deleted.
+   */
+  private readonly knownPairs = new Map<number, Set<number>>();
+  private knownCount = 0;
   /** Every account's name, for search; changed only with the accounts table, below. */
   private readonly names: AccountIndex;
 
@@ -220,7 +224,7 @@ export class Store {
       this.s.unreadDropAll.run(accountId);
       this.s.pairsDeleteLo.run(accountId);
       this.s.pairsDeleteHi.run(accountId);
-      this.knownPairs.clear();
+      this.forgetPairs();
       this.s.sessionDeleteAll.run(accountId);
       this.s.accountDelete.run(accountId);
       return peers;
@@ -257,7 +261,7 @@ export class Store {
     try {
       return this.insertBatch(batch);
     } catch (e) {
-      this.knownPairs.clear(); // the pairs noted in the batch were rolled back with it
+      this.forgetPairs(); // the pairs noted in the batch were rolled back with it
       throw e;
     }
   }
@@ -296,12 +300,23 @@ export class Store {
 
   /** Records that two accounts have talked; the pairs known to be recorded are remembered, to skip the lookup. */
   private notePair(a: number, b: number): void {
-    const [lo, hi] = pair(a, b);
-    const key = `${lo}:${hi}`;
-    if (this.knownPairs.has(key)) return;
-    if (this.knownPairs.size >= KNOWN_PAIRS) this.knownPairs.clear();
+    const lo = a < b ? a : b;
+    const hi = a < b ? b : a;
+    let his = this.knownPairs.get(lo);
+    if (his?.has(hi)) return;
+    if (this.knownCount >= KNOWN_PAIRS) {
+      this.forgetPairs();
+      his = undefined;
+    }
     this.s.pairInsert.run(lo, hi);
-    this.knownPairs.add(key);
+    if (his === undefined) this.knownPairs.set(lo, (his = new Set()));
+    his.add(hi);
+    this.knownCount++;
+  }
+
+  private forgetPairs(): void {
+    this.knownPairs.clear();
+    this.knownCount = 0;
   }
 
   /** Makes messages pending again: they were stored as delivered, but their recipient left before the push. */
