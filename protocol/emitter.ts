@@ -11,6 +11,13 @@ export class Emitter<E extends { [K in keyof E]: unknown[] }> {
   }
 
   protected emit<K extends keyof E>(event: K, ...args: E[K]): void {
-    for (const fn of this.listeners[event] ?? []) fn(...args);
+    // forEach, not for…of: the same live view of the set (a listener added or removed by a listener counts at
+    // once), without an iterator and a result object per listener for every event (the client emits one per push).
+    this.listeners[event]?.forEach(callWith, args);
   }
+}
+
+/** Calls a listener with the event's arguments (`this`, from Set.forEach). */
+function callWith<A extends unknown[]>(this: A, fn: Listener<A>): void {
+  fn(...this);
 }
