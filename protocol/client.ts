@@ -76,15 +76,65 @@ interface InFlight extends PendingInfo {
   resolve: (r: unknown) => void;
   reject: (e: JoChatError) => void;
   sentAt: number;
-  /** For a send from the outbox: its entry, which settle() keeps or removes (so a send needs no closures). */
-  outgoing: Outgoing | undefined;
 }
 
-interface Outgoing {
-  /** The clientMsgId is the entry's key in the outbox. */
-  args: Args<'send'> & { clientMsgId: string };
-  resolve: (r: Result<'send'>) => void;
-  reject: (e: JoChatError) => void;
+type SendArgs = Args<'send'> & { clientMsgId: string };
+
+/**
+ * A send in the outbox. While it is on the wire it is also its own InFlight record: one object per send, which
+ * settle() keeps in the outbox or removes, rather than an outbox entry plus a record per transmission.
+ */
+class Outgoing implements InFlight {
+  readonly op = 'send';
+  self = '';
+  sentAt = 0;
+  resolve!: (r: unknown) => void;
+  reject!: (e: JoChatError) => void;
+  /** In the outbox (not yet acknowledged, refused or abandoned). */
+  queued = true;
+  /** Its neighbours in the outbox, in the order sends were made. */
+  prev: Outgoing | undefined = undefined;
+  next: Outgoing | undefined = undefined;
+
+  constructor(readonly args: SendArgs) {}
+}
+
+/**
+ * Sends not yet acknowledged, in the order they were made: a list linked through its entries. Adding and removing
+ * an entry allocates nothing, where a Map keyed by clientMsgId hashed a new string and grew or rebuilt its table
+ * every few dozen sends.
+ */
+class Outbox {
+  first: Outgoing | undefined;
+  private last: Outgoing | undefined;
+  size = 0;
+
+  add(o: Outgoing): void {
+    o.prev = this.last;
+    if (this.last) this.last.next = o;
+    else this.first = o;
+    this.last = o;
+    this.size++;
+  }
+
+  remove(o: Outgoing): void {
+    if (!o.queued) return; // a send that went twice (see settle) is answered twice
+    o.queued = false;
+    if (o.prev) o.prev.next = o.next;
+    else this.first = o.next;
+    if (o.next) o.next.prev = o.prev;
+    else this.last = o.prev;
+    o.prev = o.next = undefined;
+    this.size--;
+  }
+
+  /** Empties the outbox; returns what was in it, in order. */
+  takeAll(): Outgoing[] {
+    const all: Outgoing[] = [];
+    for (let o = this.first; o; o = o.next) all.push(o);
+    for (const o of all) this.remove(o);
+    return all;
+  }
 }
 
 const DEFAULTS = {
@@ -105,8 +155,8 @@ export class JoChatClient extends Emitter<ClientEvents> {
   private readonly inFlight = new Map<number, InFlight>();
   /** For the codec: the request a result answers. One function for all frames, not a closure per frame. */
   private readonly pendingOf = (id: number): InFlight | undefined => this.inFlight.get(id);
-  /** Sends not yet acknowledged, in the order they were made; re-sent after a reconnect. */
-  private readonly outbox = new Map<string, Outgoing>();
+  /** Sends not yet acknowledged; re-sent after a reconnect. */
+  private readonly outbox = new Outbox();
   private readonly msgIdPrefix = randomBytes(6).toString('base64url');
   private msgCounter = 0;
   private token: string | undefined;
@@ -118,6 +168,7 @@ export class JoChatClient extends Emitter<ClientEvents> {
   private retryTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private corked = false;
+
   private connecting: Promise<void> | undefined;
 
   constructor(options: ClientOptions) {
@@ -159,17 +210,16 @@ export class JoChatClient extends Emitter<ClientEvents> {
     clearTimeout(this.retryTimer);
     this.socket?.destroy();
     this.dropConnection();
-    for (const [key, o] of this.outbox) {
-      this.outbox.delete(key);
+    for (const o of this.outbox.takeAll())
       o.reject(new JoChatError('OFFLINE', 'the connection was closed before the message was sent'));
-    }
   }
 
   /** One typed request. Rejects with a JoChatError. */
   request<O extends OpName>(op: O, args: Args<O>): Promise<Result<O>> {
     return new Promise((resolve, reject) => {
       if (!this.socket) return reject(new JoChatError('OFFLINE', 'not connected to the JoChat server'));
-      this.transmit(op, args, resolve as (r: unknown) => void, reject, undefined);
+      const self = this._username ?? '';
+      this.transmit({ op, args, self, resolve: resolve as InFlight['resolve'], reject, sentAt: Date.now() });
     });
   }
 
@@ -215,13 +265,15 @@ export class JoChatClient extends Emitter<ClientEvents> {
    * server refuses it (e.g. NO_SUCH_USER) or the session ends.
    */
   send(to: string, text: string): Promise<Result<'send'>> {
-    return new Promise((resolve, reject) => {
-      if (!this._username) return reject(new JoChatError('NOT_LOGGED_IN', 'log in first'));
-      const clientMsgId = this.msgIdPrefix + (this.msgCounter++).toString(36);
-      const o: Outgoing = { args: { to, text, clientMsgId }, resolve, reject };
-      this.outbox.set(clientMsgId, o);
-      if (this.loggedIn) this.transmitSend(o);
+    if (!this._username) return Promise.reject(new JoChatError('NOT_LOGGED_IN', 'log in first'));
+    const o = new Outgoing({ to, text, clientMsgId: this.msgIdPrefix + (this.msgCounter++).toString(36) });
+    const sent = new Promise<Result<'send'>>((resolve, reject) => {
+      o.resolve = resolve as InFlight['resolve'];
+      o.reject = reject;
     });
+    this.outbox.add(o);
+    if (this.loggedIn) this.transmitSend(o);
+    return sent;
   }
 
   /** Deletes the account; the password is asked again (a session token alone is not enough). */
@@ -280,51 +332,43 @@ export class JoChatClient extends Emitter<ClientEvents> {
       this.token = undefined;
       this.emit('token', undefined);
     }
-    for (const [key, o] of this.outbox) {
-      this.outbox.delete(key);
+    for (const o of this.outbox.takeAll())
       o.reject(new JoChatError('NOT_LOGGED_IN', 'the session ended before the message was sent'));
-    }
     if (had) this.emit('session', undefined, reason);
   }
 
-  private transmit(
-    op: OpName,
-    args: Args<OpName>,
-    resolve: InFlight['resolve'],
-    reject: InFlight['reject'],
-    outgoing: Outgoing | undefined,
-  ): void {
+  private transmit(f: InFlight): void {
     const id = this.nextId++;
-    const f: InFlight = { op, args, self: this._username ?? '', resolve, reject, sentAt: Date.now(), outgoing };
     this.inFlight.set(id, f);
-    this.write(this.codec.encodeRequest({ kind: 'request', id, op, args } as Request));
+    this.write(this.codec.encodeRequest({ kind: 'request', id, op: f.op, args: f.args } as Request));
   }
 
   private transmitSend(o: Outgoing): void {
     if (!this.socket) return; // goes out after the reconnect
-    this.transmit('send', o.args, o.resolve as InFlight['resolve'], o.reject, o);
+    o.self = this._username ?? '';
+    o.sentAt = Date.now();
+    this.transmit(o);
   }
 
   /** Settles a request with its result or error. A send that can go again stays in the outbox instead. */
   private settle(f: InFlight, result: unknown, e: JoChatError | undefined): void {
-    const o = f.outgoing;
-    if (o !== undefined) {
+    if (f instanceof Outgoing) {
       // Lost with the connection: it stays in the outbox and goes again. Too fast: again when the server says.
       // Refused by the server for any other reason: it failed.
       if (e?.code === 'OFFLINE' || e?.code === 'TIMEOUT') return;
       if (e?.code === 'RATE_LIMITED') {
-        setTimeout(() => this.outbox.has(o.args.clientMsgId) && this.transmitSend(o), e.retryAfterMs ?? 1000);
+        setTimeout(() => f.queued && this.transmitSend(f), e.retryAfterMs ?? 1000);
         return;
       }
-      this.outbox.delete(o.args.clientMsgId);
+      this.outbox.remove(f);
     }
     if (e === undefined) f.resolve(result);
     else f.reject(e);
   }
 
   private flushOutbox(): void {
-    const waiting = new Set([...this.inFlight.values()].map((f) => f.outgoing));
-    for (const o of this.outbox.values()) if (!waiting.has(o)) this.transmitSend(o);
+    const waiting = new Set<InFlight>(this.inFlight.values());
+    for (let o = this.outbox.first; o; o = o.next) if (!waiting.has(o)) this.transmitSend(o);
   }
 
   private write(frame: Buffer): void {
