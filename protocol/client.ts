@@ -137,6 +137,89 @@ class Outbox {
   }
 }
 
+/**
+ * The requests waiting for their responses, by id. Ids are consecutive and responses mostly come back in order, so
+ * a request takes slot `id & mask` of a ring. A request that finds its slot taken doubles the ring when it is over
+ * half full; otherwise the slot's request, which has waited a whole turn of the ring, moves to a Map. (One Map for
+ * all of them rebuilt its table every few dozen sends: with hundreds of sends in flight, a tenth of the client's CPU.)
+ */
+class Requests {
+  /** The id in each slot; 0 for a free slot (ids start at 1). */
+  private ids = new Array<number>(16).fill(0);
+  private records = new Array<InFlight | undefined>(16).fill(undefined);
+  private mask = 15;
+  private inRing = 0;
+  /** Requests that waited longer than a turn of the ring. */
+  private stragglers: Map<number, InFlight> | undefined;
+
+  get size(): number {
+    return this.inRing + (this.stragglers?.size ?? 0);
+  }
+
+  set(id: number, f: InFlight): void {
+    for (;;) {
+      const i = id & this.mask;
+      const old = this.ids[i]!;
+      if (old === 0) {
+        this.ids[i] = id;
+        this.records[i] = f;
+        this.inRing++;
+        return;
+      }
+      if (this.inRing * 2 > this.mask) this.grow();
+      else {
+        (this.stragglers ??= new Map()).set(old, this.records[i]!);
+        this.free(i);
+      }
+    }
+  }
+
+  get(id: number): InFlight | undefined {
+    const i = id & this.mask;
+    return this.ids[i] === id ? this.records[i] : this.stragglers?.get(id);
+  }
+
+  delete(id: number): void {
+    const i = id & this.mask;
+    if (this.ids[i] === id) this.free(i);
+    else this.stragglers?.delete(id);
+  }
+
+  /** Every request, in the order they were made. */
+  all(): InFlight[] {
+    const byId: [number, InFlight][] = [...(this.stragglers ?? [])];
+    for (let i = 0; i <= this.mask; i++) if (this.ids[i] !== 0) byId.push([this.ids[i]!, this.records[i]!]);
+    return byId.sort((a, b) => a[0] - b[0]).map(([, f]) => f);
+  }
+
+  clear(): void {
+    this.ids.fill(0);
+    this.records.fill(undefined);
+    this.inRing = 0;
+    this.stragglers = undefined;
+  }
+
+  private free(i: number): void {
+    this.ids[i] = 0;
+    this.records[i] = undefined;
+    this.inRing--;
+  }
+
+  /** Doubles the ring. Requests in distinct slots stay in distinct slots (ids equal mod 2n are equal mod n). */
+  private grow(): void {
+    const { ids, records } = this;
+    this.mask = this.mask * 2 + 1;
+    this.ids = new Array<number>(this.mask + 1).fill(0);
+    this.records = new Array<InFlight | undefined>(this.mask + 1).fill(undefined);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (id === 0) continue;
+      this.ids[id & this.mask] = id;
+      this.records[id & this.mask] = records[i];
+    }
+  }
+}
+
 const DEFAULTS = {
   reconnect: true,
   backoff: { min: 250, max: 10_000 },
@@ -152,7 +235,7 @@ export class JoChatClient extends Emitter<ClientEvents> {
   private readonly codec: Codec;
   private socket: Socket | undefined;
   private nextId = 1;
-  private readonly inFlight = new Map<number, InFlight>();
+  private readonly inFlight = new Requests();
   /** For the codec: the request a result answers. One function for all frames, not a closure per frame. */
   private readonly pendingOf = (id: number): InFlight | undefined => this.inFlight.get(id);
   /** Sends not yet acknowledged; re-sent after a reconnect. */
@@ -367,7 +450,7 @@ export class JoChatClient extends Emitter<ClientEvents> {
   }
 
   private flushOutbox(): void {
-    const waiting = new Set<InFlight>(this.inFlight.values());
+    const waiting = new Set(this.inFlight.all());
     for (let o = this.outbox.first; o; o = o.next) if (!waiting.has(o)) this.transmitSend(o);
   }
 
@@ -474,7 +557,7 @@ export class JoChatClient extends Emitter<ClientEvents> {
     this.socket = undefined;
     clearInterval(this.pingTimer);
     this.loggedIn = false;
-    const lost = [...this.inFlight.values()];
+    const lost = this.inFlight.all();
     this.inFlight.clear();
     for (const f of lost)
       this.settle(f, undefined, new JoChatError('OFFLINE', 'the connection to the server was lost'));
@@ -496,7 +579,7 @@ export class JoChatClient extends Emitter<ClientEvents> {
     clearInterval(this.pingTimer);
     this.pingTimer = setInterval(() => {
       const now = Date.now();
-      for (const f of this.inFlight.values())
+      for (const f of this.inFlight.all())
         if (now - f.sentAt > this.opts.requestTimeoutMs) {
           this.emit('log', 'warn', 'the server stopped answering; reconnecting');
           this.socket?.destroy();

@@ -1,7 +1,8 @@
 /**
  * The connection client's outbox against a scripted server (no real server): a send the server refuses as too fast
- * goes again after the wait it names, one refused for another reason fails, and one lost with the connection goes
- * again, with the same clientMsgId, once the session is resumed. Both protocols.
+ * goes again after the wait it names, one refused for another reason fails, one lost with the connection goes
+ * again, with the same clientMsgId, once the session is resumed, and responses that come out of order reach their
+ * requests. Both protocols.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,14 +15,19 @@ import { jsonCodec } from '../../protocol/json.js';
 import { MIN_ITERATIONS } from '../../protocol/limits.js';
 import type { Args, Request, WireError } from '../../protocol/ops.js';
 
-/** What the scripted server answers to a send: a result, an error, or nothing (the connection is cut instead). */
-type Answer = 'ok' | WireError | 'cut';
+/**
+ * What the scripted server answers to a send: a result, an error, nothing (the connection is cut instead), or a
+ * result held back until `after` later sends have been answered.
+ */
+type Answer = 'ok' | WireError | 'cut' | { holdFor: number };
 
 /** Answers hello, signup and resume; answers sends as `script` says, in order (then 'ok'); logs every send. */
 class ScriptedServer {
   readonly sends: Args<'send'>[] = [];
   private readonly server: Server;
   private nextMessageId = 1;
+  /** Held answers, each with the number of sends still to be answered before it. */
+  private held: { write: () => void; after: number }[] = [];
 
   constructor(
     private readonly codec: Codec,
@@ -59,13 +65,18 @@ class ScriptedServer {
     } else if (r.op === 'send') {
       this.sends.push(r.args);
       const answer = this.script.shift() ?? 'ok';
-      if (answer === 'cut') socket.destroy();
-      else if (answer !== 'ok') socket.write(c.encodeError(r.id, answer));
-      else {
+      const write = (): void => {
         const { to, text } = r.args;
         const message = { id: this.nextMessageId++, from: 'Alice', to, text, sentAt: 5, unread: true };
         socket.write(c.encodeResult(r.id, r.op, { message, delivered: false }, r.args));
-      }
+      };
+      if (answer === 'cut') socket.destroy();
+      else if (answer === 'ok') {
+        write();
+        for (const h of this.held) if (--h.after === 0) h.write();
+        this.held = this.held.filter((h) => h.after > 0);
+      } else if ('holdFor' in answer) this.held.push({ write, after: answer.holdFor });
+      else socket.write(c.encodeError(r.id, answer));
     } else assert.fail(`unexpected ${r.op}`);
   }
 }
@@ -121,6 +132,22 @@ for (const protocol of ['binary', 'json'] as const) {
         assert.equal(r.message.text, 'hi');
         assert.equal(other.message.text, 'second');
         assert.equal(ids(s).filter((id) => id === ids(s)[0]).length, 2, 'the first send went twice');
+        assert.equal(c.unacknowledged, 0);
+      }));
+
+    const outOfOrder: Answer[] = [{ holdFor: 100 }, { holdFor: 5 }, ...Array<Answer>(100).fill('ok')];
+    for (let i = 0; i < 300; i++) outOfOrder.push(i % 2 === 0 && i < 290 ? { holdFor: 3 } : 'ok');
+    const heldTest = 'responses out of order reach their requests, also one held while many others are answered';
+    test(heldTest, { timeout: 10_000 }, () =>
+      withClient(protocol, outOfOrder, async (c) => {
+        // One at a time after the first two: few in flight, while the held ones wait for many ids to go by.
+        const held = [c.send('bob', 'held 0'), c.send('bob', 'held 1')];
+        for (let i = 0; i < 100; i++) assert.equal((await c.send('bob', `one ${i}`)).message.text, `one ${i}`);
+        assert.deepEqual((await Promise.all(held)).map((r) => r.message.text), ['held 0', 'held 1']);
+        // Many at once, every other one (but the last few) answered after the next 3 that are not held.
+        const texts = Array.from({ length: 300 }, (_, i) => `many ${i}`);
+        const many = texts.map((t) => c.send('bob', t));
+        assert.deepEqual((await Promise.all(many)).map((r) => r.message.text), texts);
         assert.equal(c.unacknowledged, 0);
       }));
   });
