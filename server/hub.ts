@@ -188,13 +188,20 @@ export class Hub {
     conn.event({ kind: 'event', event: 'counts', data: s.counts() });
   }
 
+  /** When sweep() last ran (0: not yet). */
+  private lastSweep = 0;
+
   /** Closes connections silent for longer than the idle timeout, and forgets rate-limit state that ran out. */
   sweep(now: number): void {
     this.limits.logins.sweep(now);
     this.limits.signups.sweep(now);
     this.limits.sends.sweep(now);
     const limit = this.config.idleTimeout * 1000;
-    if (limit === 0) return;
+    // A sweep long after the last one means this thread could not run meanwhile (a write stalled by the disk, say):
+    // what clients sent in that time still waits unread in their sockets, so this sweep judges nobody idle.
+    const stalled = this.lastSweep !== 0 && now - this.lastSweep > limit / 2;
+    this.lastSweep = now;
+    if (limit === 0 || stalled) return;
     for (const c of this.connections) {
       if (c.closed || now - c.lastSeen <= limit) continue; // closed: already on its way out
       this.log.info('idle_timeout', { conn: c.id, remote: c.remote });

@@ -237,7 +237,8 @@ describe('reconnect, resume and re-send', () => {
 
 describe('idle timeout (--idle-timeout 1)', { concurrency: true }, () => {
   let server: TestServer;
-  const ready = start({ args: ['--idle-timeout', '1'] }).then((s) => (server = s));
+  // `normal`: replies wait for no fsync, so a slow disk cannot keep these clients silent past the 1 s timeout.
+  const ready = start({ args: ['--idle-timeout', '1', '--synchronous', 'normal'] }).then((s) => (server = s));
 
   test('a raw socket that says nothing is closed within a few seconds', async () => {
     await ready;

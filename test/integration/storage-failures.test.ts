@@ -192,7 +192,9 @@ describe('at run time', () => {
     const dir = join(disk, 'data');
     mkdirSync(dir);
     const filler = join(disk, 'filler');
-    writeFileSync(filler, Buffer.alloc(256 * 1024)); // freed later, to show that writing resumes
+    // Freed later, to show that writing resumes: room for the next commit even after the checkpoint has grown the
+    // database file meanwhile.
+    writeFileSync(filler, Buffer.alloc(512 * 1024));
     const s = await startServer({ dir });
     servers.push(s);
     const c = await connectClient(s, 'binary', { reconnect: false });
