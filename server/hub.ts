@@ -39,6 +39,8 @@ export class Hub {
   readonly delivery: Delivery;
   private readonly accounts = new Map<string, { id: number; username: string }>();
   readonly limits: { logins: Backoff; signups: Buckets; sends: Buckets };
+  /** When sweep() last ran (0: not yet). */
+  private lastSweep = 0;
   /** Secret behind the fake salts of unknown usernames: stable across restarts, so they look like real ones. */
   readonly fakeSaltKey: Buffer;
 
@@ -187,9 +189,6 @@ export class Hub {
   pushCounts(conn: Connection, s: Session): void {
     conn.event({ kind: 'event', event: 'counts', data: s.counts() });
   }
-
-  /** When sweep() last ran (0: not yet). */
-  private lastSweep = 0;
 
   /** Closes connections silent for longer than the idle timeout, and forgets rate-limit state that ran out. */
   sweep(now: number): void {

@@ -66,7 +66,7 @@ const pairIs = (lo: string, hi: string): string =>
   `min(m.sender_id, m.recipient_id) = ${lo} AND max(m.sender_id, m.recipient_id) = ${hi}`;
 /** The same for a bound pair (lower id, higher id). */
 const PAIR = pairIs('?', '?');
-/** How many conversations insertMessages remembers as recorded (about 100 bytes each). */
+/** How many conversations insertMessages remembers as recorded. */
 const KNOWN_PAIRS = 100_000;
 const pair = (a: number, b: number): [number, number] => (a < b ? [a, b] : [b, a]);
 
