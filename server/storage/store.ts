@@ -84,7 +84,16 @@ export class Store {
   /** Every account's name, for search; changed only with the accounts table, below. */
   private readonly names: AccountIndex;
 
+  /**
+   * Runs `f` in a transaction, through one wrapper made once: better-sqlite3's db.transaction() builds four functions
+   * and their properties on every call, which cost 9.5 µs per transaction against 2.9 µs (in-memory micro-benchmark),
+   * at 2,000 messages/s most of them a transaction of one message.
+   */
+  private readonly atomic: <T>(f: () => T) => T;
+
   constructor(readonly db: Database.Database) {
+    const tx = db.transaction((f: () => unknown) => f());
+    this.atomic = <T>(f: () => T): T => tx(f) as T;
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       metaGet: p('SELECT value FROM meta WHERE key = ?'),
@@ -206,16 +215,16 @@ export class Store {
 
   /** New keys, and every token of the account revoked. */
   changeKeys(accountId: number, k: NewKeys): void {
-    this.db.transaction(() => {
+    this.atomic(() => {
       this.s.accountKeys.run(k.salt, k.iterations, k.storedKey, k.serverKey, accountId);
       this.s.sessionDeleteAll.run(accountId);
-    })();
+    });
   }
 
   /** Deletes an account with all it sent and received and its tokens; returns the ids it had conversations with. */
   deleteAccount(accountId: number): number[] {
     const account = this.accountById(accountId);
-    const peers = this.db.transaction(() => {
+    const peers = this.atomic(() => {
       const peers = this.peersOf(accountId);
       for (const p of peers) this.s.pendingDeletePair.run(p, ...pair(accountId, p));
       this.s.pendingDeleteAll.run(accountId);
@@ -228,7 +237,7 @@ export class Store {
       this.s.sessionDeleteAll.run(accountId);
       this.s.accountDelete.run(accountId);
       return peers;
-    })();
+    });
     if (account) this.names.remove(account.username);
     return peers;
   }
@@ -267,7 +276,7 @@ export class Store {
   }
 
   private insertBatch(batch: readonly NewMessage[]): Inserted[] {
-    return this.db.transaction(() => {
+    return this.atomic(() => {
       // New unread messages per recipient and sender: one counter update per conversation, not per message.
       const unread = new Map<number, Map<number, { n: number; first: number }>>();
       const inserted = batch.map((m): Inserted => {
@@ -289,7 +298,7 @@ export class Store {
       for (const [recipientId, bySender] of unread)
         for (const [senderId, c] of bySender) this.s.unreadAdd.run(recipientId, senderId, c.n, c.first);
       return inserted;
-    })();
+    });
   }
 
   /** Lowers a conversation's unread count by `n` (messages from senderId to recipientId read or deleted). */
@@ -321,9 +330,9 @@ export class Store {
 
   /** Makes messages pending again: they were stored as delivered, but their recipient left before the push. */
   markPending(messages: readonly { id: number; recipientId: number }[]): void {
-    this.db.transaction(() => {
+    this.atomic(() => {
       for (const m of messages) this.s.pendingAdd.run(m.recipientId, m.id);
-    })();
+    });
   }
 
   message(id: number): Message | undefined {
@@ -341,7 +350,7 @@ export class Store {
     budget: number,
     cost: (m: Message) => number,
   ): { messages: Message[]; drained: boolean } {
-    return this.db.transaction(() => {
+    return this.atomic(() => {
       const rows = (this.s.pendingList.all(recipientId, limit) as MessageRow[]).map(toMessage);
       const messages: Message[] = [];
       let used = 0;
@@ -352,7 +361,7 @@ export class Store {
       }
       if (messages.length > 0) this.s.pendingClear.run(recipientId, messages[messages.length - 1]!.id);
       return { messages, drained: rows.length < limit && messages.length === rows.length };
-    })();
+    });
   }
 
   pendingCount(recipientId: number): number {
@@ -365,7 +374,7 @@ export class Store {
 
   /** Marks messages read; returns how many changed. */
   markRead(recipientId: number, ids: readonly number[]): number {
-    return this.db.transaction(() => {
+    return this.atomic(() => {
       const bySender = new Map<number, number>();
       for (const id of ids) {
         const r = this.s.readId.get(id, recipientId) as { senderId: number } | undefined;
@@ -377,19 +386,19 @@ export class Store {
         changed += n;
       }
       return changed;
-    })();
+    });
   }
 
   /** Marks read every message from senderId to recipientId up to id `upTo`; returns how many changed. */
   markReadUpTo(recipientId: number, senderId: number, upTo: number): number {
-    return this.db.transaction(() => {
+    return this.atomic(() => {
       const c = this.s.unreadGet.get(recipientId, senderId) as { n: number; since: number } | undefined;
       if (!c || upTo < c.since) return 0;
       const changed = this.s.readUpTo.run(...pair(recipientId, senderId), c.since, upTo, senderId).changes;
       // Whatever is still unread from this sender now lies above upTo.
       this.unreadLess(recipientId, senderId, changed, upTo + 1);
       return changed;
-    })();
+    });
   }
 
   /** One page of a conversation, newest first, merged from the two directions. */
@@ -411,7 +420,7 @@ export class Store {
     me: number,
     ids: readonly number[],
   ): { deleted: { id: number; senderId: number; recipientId: number; unread: boolean }[]; refused: number[] } {
-    return this.db.transaction(() => {
+    return this.atomic(() => {
       const deleted: { id: number; senderId: number; recipientId: number; unread: boolean }[] = [];
       const refused: number[] = [];
       for (const id of new Set(ids)) {
@@ -426,7 +435,7 @@ export class Store {
         deleted.push({ id, senderId: o.senderId, recipientId: o.recipientId, unread: o.unread === 1 });
       }
       return { deleted, refused };
-    })();
+    });
   }
 
   /** One page of accounts matching a pattern, ordered by lower-case name, after `cursor`; and the total. */
