@@ -2,6 +2,7 @@
  * The server's shared state: who is online, sessions starting and ending, presence, and dispatch of requests to
  * the operation handlers.
  */
+import type { Codec } from '../protocol/codec.js';
 import type { Event, OpName, Request, SessionEndReason } from '../protocol/ops.js';
 import { OPS } from '../protocol/ops.js';
 import { USERNAME_RE } from '../protocol/limits.js';
@@ -166,12 +167,16 @@ export class Hub {
   /** Sends an event to every online account that has exchanged messages with `accountId`. */
   toPeers(accountId: number, ev: Event, peers = this.store.peersOf(accountId)): Connection[] {
     const reached: Connection[] = [];
+    // The same bytes for every peer of one protocol: encoded once per protocol, not once per peer.
+    const frames = new Map<Codec, Buffer>();
     for (const id of peers) {
       const c = this.online.get(id);
-      if (c) {
-        c.event(ev);
-        reached.push(c);
-      }
+      if (!c) continue;
+      const codec = c.codec!; // logged in, so it has spoken
+      let frame = frames.get(codec);
+      if (!frame) frames.set(codec, (frame = codec.encodeEvent(ev)));
+      c.write(frame);
+      reached.push(c);
     }
     return reached;
   }

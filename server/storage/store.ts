@@ -170,7 +170,9 @@ export class Store {
            FROM (SELECT hi AS peer FROM pairs WHERE lo = @me UNION SELECT lo FROM pairs WHERE hi = @me)
          ) WHERE last IS NOT NULL ORDER BY last DESC`,
       ),
-      peers: p('SELECT hi AS id FROM pairs WHERE lo = ? UNION SELECT lo FROM pairs WHERE hi = ?'),
+      // A pair is stored once, as (lower id, higher id): the two halves never overlap but in the pair with oneself,
+      // which peersOf drops, so UNION ALL (no temporary table to remove duplicates).
+      peers: p('SELECT hi AS id FROM pairs WHERE lo = ? UNION ALL SELECT lo FROM pairs WHERE hi = ?'),
       deletePair: p(`DELETE FROM messages AS m WHERE ${PAIR}`),
       pairsDeleteLo: p('DELETE FROM pairs WHERE lo = ?'),
       pairsDeleteHi: p('DELETE FROM pairs WHERE hi = ?'),

@@ -776,3 +776,21 @@ for (const protocol of PROTOCOLS) {
     });
   });
 }
+
+describe('presence to peers of both protocols (C14)', () => {
+  test('one login reaches every online peer, JSON and binary alike, each in its own protocol', async () => {
+    const a = await user('json', 'alice');
+    const peers = [await user('json', 'pj'), await user('json', 'pj'), await user('binary', 'pb'), await user('binary', 'pb')];
+    for (const p of peers) await p.c.send(a.name, `hi from ${p.name}`);
+    await a.c.logout();
+    const back = await login('binary', a.name);
+    for (const p of peers)
+      await p.log.wait('presence', (d) => d.username === a.name && d.online && p.log.of('presence').length === 2);
+    for (const p of peers)
+      assert.deepEqual(p.log.of('presence'), [
+        { username: a.name, online: false },
+        { username: a.name, online: true },
+      ]);
+    assert.equal(back.r.username, a.name);
+  });
+});

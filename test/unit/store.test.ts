@@ -129,6 +129,17 @@ describe('accounts and tokens', () => {
 });
 
 describe('messages', () => {
+  test('peersOf lists each conversation partner once, in either direction, and never oneself', () => {
+    const st = fresh();
+    const [me, lower, higher, stranger] = ['me', 'lower', 'higher', 'stranger'].map((u) => st.createAccount(u, keys, 1)!);
+    // ids: me < lower < higher; "lower" talks to me first (so the pair is stored (me, lower)), "higher" both ways.
+    st.insertMessages([msg(lower!, me!, 'hi'), msg(me!, higher!, 'yo'), msg(higher!, me!, 'back'), msg(me!, me!, 'note')]);
+    st.insertMessages([msg(stranger!, higher!, 'elsewhere')]);
+    assert.deepEqual([...st.peersOf(me!)].sort((x, y) => x - y), [lower, higher]);
+    assert.deepEqual([...st.peersOf(higher!)].sort((x, y) => x - y), [me, stranger]);
+    assert.deepEqual(st.peersOf(stranger!), [higher]);
+  });
+
   test('a repeated clientMsgId returns the first message instead of a duplicate', () => {
     const st = fresh();
     const a = st.createAccount('a', keys, 1)!;
