@@ -825,6 +825,84 @@ async function wire(ctx: Ctx): Promise<void> {
   fig({ workload: '4 wire', name: 'JSON send request + response, beyond the text', value: send(j).bytes - send(j).textBytes, unit: 'B', note: 'Python original: 212 B' });
 }
 
+interface PacedStorm {
+  sync: Synchronous;
+  names: string[];
+  password: string;
+  /** The clients' keys derived once ahead (see cachedLogin) instead of in every login. */
+  cachedKeys: boolean;
+  /** Seconds of the pairs alone before the storm starts (after the warm-up). */
+  baseline: number;
+  /** Names of the pairs' accounts start with this (each run signs up its own). */
+  prefix: string;
+}
+
+/** 20 pairs send at a steady rate; after the warm-up and `baseline` s, a third process starts the paced logins. */
+async function pacedStorm(ctx: Ctx, server: BenchServer, p: PacedStorm) {
+  const z = ctx.size.storm;
+  const target = t(server, 'binary');
+  const lw = ctx.workers.slice(0, 2);
+  await Promise.all(lw.map((w, i) => w.call('pairs.setup', { ...target, pairs: z.pairs / lw.length, prefix: `${p.prefix}${i}_` })));
+  const how = p.cachedKeys ? "clients' keys derived ahead" : 'client PBKDF2 4096 each';
+  log(`storm ${p.sync}: ${z.msgRate} msg/s; ${p.baseline} s without, then ${z.seconds} s with ${z.rate} logins/s (${how})`);
+  const total = z.warmup + p.baseline + z.seconds + 1;
+  const whole = cpuWindow(server, ctx.workers);
+  const mon = new Monitor(server, ctx.workers).start();
+  const lat = steadyLatency(lw, z.msgRate, total, 100);
+  await sleep((z.warmup + p.baseline) * 1000);
+  const win = cpuWindow(server, ctx.workers);
+  const st = await ctx.workers[2]!.call<StormResult>('storm', {
+    ...target,
+    names: p.names,
+    password: p.password,
+    mode: 'paced',
+    rate: z.rate,
+    seconds: z.seconds,
+    concurrency: 0,
+    keep: true,
+    cachedKeys: p.cachedKeys,
+  });
+  const stormCpu = win();
+  const res = await lat;
+  mon.stop();
+  const cpu = whole();
+  await Promise.all(lw.map((w) => w.call('pairs.close')));
+  await ctx.workers[2]!.call('storm.close');
+  const t0 = Math.min(...res.map((r) => r.t0));
+  const before = summarize(window(res, t0 + z.warmup * 1000, st.t0));
+  const during = summarize(window(res, st.t0, st.t1));
+  const logins = summarize(st.latency);
+  const qb = mon.quiet(res, t0 + z.warmup * 1000, st.t0);
+  const qd = mon.quiet(res, st.t0, st.t1);
+  const quiet = {
+    before: { seconds: qb.seconds, of: qb.of, latency: qb.latency, summary: summarize(qb.latency) },
+    during: { seconds: qd.seconds, of: qd.of, latency: qd.latency, summary: summarize(qd.latency) },
+  };
+  log(
+    `  others' send→push p99: ${p.baseline ? `${before.p99.toFixed(2)} ms before, ` : ''}${during.p99.toFixed(2)} ms during the storm ` +
+      `(p50 ${during.p50.toFixed(2)}, p99.9 ${during.p999.toFixed(2)}, max ${during.max.toFixed(1)}); ` +
+      `${st.ok} logins (${st.failed} failed), login p99 ${logins.p99.toFixed(1)} ms; during the storm server ${(stormCpu.serverCores * 100).toFixed(0)}% CPU, ` +
+      `generators ${(stormCpu.generatorCores * 100).toFixed(0)}%; whole run: ${disturbance(cpu)}; undisturbed seconds: ` +
+      `${p.baseline ? `${qb.seconds} of ${qb.of} before (p99 ${quiet.before.summary.p99.toFixed(2)} ms), ` : ''}` +
+      `${qd.seconds} of ${qd.of} during (p99 ${quiet.during.summary.p99.toFixed(2)} ms)`,
+  );
+  return {
+    cachedKeys: p.cachedKeys,
+    logins: st.ok,
+    failed: st.failed,
+    perSecond: st.ok / ((st.t1 - st.t0) / 1000),
+    loginLatency: logins,
+    before,
+    during,
+    perSecond99: perSecond(res, t0 + z.warmup * 1000),
+    stormFromSecond: (st.t0 - t0) / 1000 - z.warmup,
+    cpu,
+    stormCpu,
+    quiet,
+    errors: st.errors,
+  };
+}
+
 async function storm(ctx: Ctx): Promise<void> {
   const z = ctx.size.storm;
   const runs: unknown[] = [];
@@ -885,64 +963,19 @@ async function storm(ctx: Ctx): Promise<void> {
             });
           }
           // B. Other users' send→push latency while 200 logins/s arrive (and stay connected).
-          const paced = await leastDisturbed(ctx, async (attempt) => {
-            const lw = ctx.workers.slice(0, 2);
-            await Promise.all(lw.map((w, i) => w.call('pairs.setup', { ...target, pairs: z.pairs / lw.length, prefix: `m${attempt}_${i}_` })));
-            log(`storm ${sync}: ${z.msgRate} msg/s; ${z.baseline} s without, then ${z.seconds} s with ${z.rate} logins/s`);
-            const total = z.warmup + z.baseline + z.seconds + 1;
-            const whole = cpuWindow(server, ctx.workers);
-            const mon = new Monitor(server, ctx.workers).start();
-            const lat = steadyLatency(lw, z.msgRate, total, 100);
-            await sleep((z.warmup + z.baseline) * 1000);
-            const win = cpuWindow(server, ctx.workers);
-            const st = await ctx.workers[2]!.call<StormResult>('storm', {
-              ...target,
-              names: names.slice(0, Math.round(z.rate * z.seconds)),
-              password: keys.password,
-              mode: 'paced',
-              rate: z.rate,
-              seconds: z.seconds,
-              concurrency: 0,
-              keep: true,
-              cachedKeys: false,
-            });
-            const stormCpu = win();
-            const res = await lat;
-            mon.stop();
-            const cpu = whole();
-            await Promise.all(lw.map((w) => w.call('pairs.close')));
-            await ctx.workers[2]!.call('storm.close');
-            const t0 = Math.min(...res.map((r) => r.t0));
-            const before = summarize(window(res, t0 + z.warmup * 1000, st.t0));
-            const during = summarize(window(res, st.t0, st.t1));
-            const logins = summarize(st.latency);
-            const qb = mon.quiet(res, t0 + z.warmup * 1000, st.t0);
-            const qd = mon.quiet(res, st.t0, st.t1);
-            const quiet = {
-              before: { seconds: qb.seconds, of: qb.of, latency: qb.latency, summary: summarize(qb.latency) },
-              during: { seconds: qd.seconds, of: qd.of, latency: qd.latency, summary: summarize(qd.latency) },
-            };
-            log(
-              `  others' send→push p99: ${before.p99.toFixed(2)} ms before, ${during.p99.toFixed(2)} ms during the storm ` +
-                `(p50 ${during.p50.toFixed(2)}, p99.9 ${during.p999.toFixed(2)}, max ${during.max.toFixed(1)}); ` +
-                `${st.ok} logins (${st.failed} failed), login p99 ${logins.p99.toFixed(1)} ms; during the storm server ${(stormCpu.serverCores * 100).toFixed(0)}% CPU; ` +
-                `whole run: ${disturbance(cpu)}; undisturbed seconds: ${qb.seconds} of ${qb.of} before ` +
-                `(p99 ${quiet.before.summary.p99.toFixed(2)} ms), ${qd.seconds} of ${qd.of} during (p99 ${quiet.during.summary.p99.toFixed(2)} ms)`,
-            );
-            return {
-              logins: st.ok,
-              failed: st.failed,
-              perSecond: st.ok / ((st.t1 - st.t0) / 1000),
-              loginLatency: logins,
-              before,
-              during,
-              perSecond99: perSecond(res, t0 + z.warmup * 1000),
-              stormFromSecond: (st.t0 - t0) / 1000 - z.warmup,
-              cpu,
-              stormCpu,
-              quiet,
-              errors: st.errors,
-            };
+          const stormNames = Math.round(z.rate * z.seconds);
+          const paced = await leastDisturbed(ctx, (attempt) =>
+            pacedStorm(ctx, server, { sync, names: names.slice(0, stormNames), password: keys.password, cachedKeys: false, baseline: z.baseline, prefix: `m${attempt}_` }),
+          );
+          // C. The same storm with the clients' keys derived ahead, as they would be on the clients' own machines: here
+          // each login's PBKDF2 runs on the 2 cores the server shares. Other accounts, no baseline, one attempt.
+          const ahead = await pacedStorm(ctx, server, {
+            sync,
+            names: names.slice(stormNames, 2 * stormNames),
+            password: keys.password,
+            cachedKeys: true,
+            baseline: 0,
+            prefix: 'k_',
           });
           // Raw samples stay out of the JSON; the undisturbed seconds of all attempts are pooled for one p99.
           const pool = (k: 'before' | 'during'): number[] => paced.all.flatMap((a) => a.quiet[k].latency);
@@ -951,7 +984,6 @@ async function storm(ctx: Ctx): Promise<void> {
           const quietDuring = pool('during');
           for (const a of paced.all) for (const k of ['before', 'during'] as const) a.quiet[k].latency = [];
           run['paced'] = paced;
-          runs.push(run);
           const { before, during, failed, cpu } = paced.best;
           fig({ workload: '5 login storm', name: `others' p99 without storm, ${sync}`, value: before.p99, unit: 'ms', others: cpu.otherCores });
           fig({
@@ -973,6 +1005,20 @@ async function storm(ctx: Ctx): Promise<void> {
               target: { better: 'lower', value: 5, text: '≤ 5 ms' },
               note: `${quietBefore.length ? `before the storm, ${quietSecs('before')} undisturbed s: p99 ${percentile(Float64Array.from(quietBefore).sort(), 0.99).toFixed(2)} ms` : ''}`,
             });
+          const aheadQuiet = ahead.quiet.during;
+          fig({
+            workload: '5 login storm',
+            name: `others' p99 during ${z.rate} logins/s, clients' keys derived ahead (as on their own machines), ${sync}`,
+            value: ahead.during.p99,
+            unit: 'ms',
+            target: { better: 'lower', value: 5, text: '≤ 5 ms' },
+            others: ahead.cpu.otherCores,
+            note: `undisturbed seconds: ${aheadQuiet.seconds} of ${aheadQuiet.of}, p99 ${aheadQuiet.summary.p99.toFixed(2)} ms`,
+            ...(ahead.failed ? { invalid: `${ahead.failed} logins failed` } : {}),
+          });
+          for (const k of ['before', 'during'] as const) ahead.quiet[k].latency = [];
+          run['pacedKeysAhead'] = ahead;
+          runs.push(run);
         },
         db,
       );
