@@ -837,6 +837,8 @@ interface PacedStorm {
   prefix: string;
 }
 
+const pct = (cores: number): string => `${(cores * 100).toFixed(0)}%`;
+
 /** 20 pairs send at a steady rate; after the warm-up and `baseline` s, a third process starts the paced logins. */
 async function pacedStorm(ctx: Ctx, server: BenchServer, p: PacedStorm) {
   const z = ctx.size.storm;
@@ -849,7 +851,11 @@ async function pacedStorm(ctx: Ctx, server: BenchServer, p: PacedStorm) {
   const whole = cpuWindow(server, ctx.workers);
   const mon = new Monitor(server, ctx.workers).start();
   const lat = steadyLatency(lw, z.msgRate, total, 100);
-  await sleep((z.warmup + p.baseline) * 1000);
+  await sleep(z.warmup * 1000);
+  // The CPU of the pairs alone, to tell what the logins add to the server and to the load generators.
+  const calm = p.baseline ? cpuWindow(server, ctx.workers) : undefined;
+  await sleep(p.baseline * 1000);
+  const baselineCpu = calm?.();
   const win = cpuWindow(server, ctx.workers);
   const st = await ctx.workers[2]!.call<StormResult>('storm', {
     ...target,
@@ -881,8 +887,8 @@ async function pacedStorm(ctx: Ctx, server: BenchServer, p: PacedStorm) {
   log(
     `  others' send→push p99: ${p.baseline ? `${before.p99.toFixed(2)} ms before, ` : ''}${during.p99.toFixed(2)} ms during the storm ` +
       `(p50 ${during.p50.toFixed(2)}, p99.9 ${during.p999.toFixed(2)}, max ${during.max.toFixed(1)}); ` +
-      `${st.ok} logins (${st.failed} failed), login p99 ${logins.p99.toFixed(1)} ms; during the storm server ${(stormCpu.serverCores * 100).toFixed(0)}% CPU, ` +
-      `generators ${(stormCpu.generatorCores * 100).toFixed(0)}%; whole run: ${disturbance(cpu)}; undisturbed seconds: ` +
+      `${st.ok} logins (${st.failed} failed), login p99 ${logins.p99.toFixed(1)} ms; CPU during the storm: server ${pct(stormCpu.serverCores)}, ` +
+      `generators ${pct(stormCpu.generatorCores)}${baselineCpu ? ` (before it: ${pct(baselineCpu.serverCores)}, ${pct(baselineCpu.generatorCores)})` : ''}; whole run: ${disturbance(cpu)}; undisturbed seconds: ` +
       `${p.baseline ? `${qb.seconds} of ${qb.of} before (p99 ${quiet.before.summary.p99.toFixed(2)} ms), ` : ''}` +
       `${qd.seconds} of ${qd.of} during (p99 ${quiet.during.summary.p99.toFixed(2)} ms)`,
   );
@@ -897,6 +903,7 @@ async function pacedStorm(ctx: Ctx, server: BenchServer, p: PacedStorm) {
     perSecond99: perSecond(res, t0 + z.warmup * 1000),
     stormFromSecond: (st.t0 - t0) / 1000 - z.warmup,
     cpu,
+    baselineCpu,
     stormCpu,
     quiet,
     errors: st.errors,
