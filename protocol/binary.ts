@@ -312,10 +312,10 @@ export const binaryCodec: Codec = {
     }
   },
 
-  decodeServerMessage(payload, pendingOf): Decoded<ServerMessage> {
+  decodeServerMessage(payload, pendingOf, start = 0, end = payload.length): Decoded<ServerMessage> {
     let id = 0;
     try {
-      const r = new Reader(payload);
+      const r = new Reader(payload, start, end);
       const type = r.byte();
       let value: ServerMessage;
       if (type >= TYPE_EVENT) {

@@ -10,7 +10,7 @@ import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { binaryCodec } from './binary.js';
 import type { Codec, PendingInfo, Protocol } from './codec.js';
 import { Emitter } from './emitter.js';
-import { FrameReader } from './framing.js';
+import { FrameSplitter } from './framing.js';
 import { jsonCodec } from './json.js';
 import { DEFAULT_ITERATIONS } from './limits.js';
 import type { Args, ErrorCode, Event, OpName, Request, Result, SessionEndReason, WireError } from './ops.js';
@@ -217,6 +217,20 @@ class Requests {
       this.ids[id & this.mask] = id;
       this.records[id & this.mask] = records[i];
     }
+  }
+}
+
+/** Frames from the server, each decoded where it lies in the chunk it came in, without a Buffer view of its own. */
+class ServerFrames extends FrameSplitter {
+  constructor(
+    maxFrame: number,
+    private readonly handler: (data: Buffer, start: number, end: number) => void,
+  ) {
+    super(maxFrame);
+  }
+
+  protected override onFrame(data: Buffer, start: number, end: number): void {
+    this.handler(data, start, end);
   }
 }
 
@@ -472,7 +486,7 @@ export class JoChatClient extends Emitter<ClientEvents> {
     const socket = await this.dial();
     this.socket = socket;
     socket.setNoDelay(true);
-    const reader = new FrameReader(this.opts.maxFrame, (p) => this.onFrame(p));
+    const reader = new ServerFrames(this.opts.maxFrame, (data, start, end) => this.onFrame(data, start, end));
     socket.on('data', (chunk: Buffer) => {
       if (reader.push(chunk) !== undefined) {
         this.emit('log', 'warn', 'the server sent a frame larger than this client accepts; reconnecting');
@@ -518,8 +532,8 @@ export class JoChatClient extends Emitter<ClientEvents> {
     }) as Promise<Socket>;
   }
 
-  private onFrame(payload: Buffer): void {
-    const d = this.codec.decodeServerMessage(payload, this.pendingOf);
+  private onFrame(data: Buffer, start: number, end: number): void {
+    const d = this.codec.decodeServerMessage(data, this.pendingOf, start, end);
     if (!d.ok) {
       this.emit('log', 'warn', `could not read a message from the server: ${d.error.message}`);
       return;

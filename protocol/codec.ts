@@ -23,7 +23,13 @@ export interface Codec {
   encodeEvent(ev: Event): Buffer;
   /** Decodes the request in `payload` from `start` to `end` (all of it by default). */
   decodeRequest(payload: Buffer, start?: number, end?: number): Decoded<Request>;
-  decodeServerMessage(payload: Buffer, pendingOf: (id: number) => PendingInfo | undefined): Decoded<ServerMessage>;
+  /** Decodes the server message in `payload` from `start` to `end` (all of it by default). */
+  decodeServerMessage(
+    payload: Buffer,
+    pendingOf: (id: number) => PendingInfo | undefined,
+    start?: number,
+    end?: number,
+  ): Decoded<ServerMessage>;
 }
 
 /** Thrown only inside decoders and caught at their entry points, so a failure becomes a Decoded value. */

@@ -1,6 +1,7 @@
 /** The JSON protocol of SPEC §2.1: requests {id, op, args}, responses {id, ok, result|error}, events {event, data}. */
 import { DecodeFailure, failure, type Codec, type Decoded, type PendingInfo } from './codec.js';
 import { quickRequest } from './jsonRequest.js';
+import { quickServerMessage } from './jsonServerMessage.js';
 import { JsonWriter, putOf } from './jsonText.js';
 import {
   EVENTS,
@@ -221,6 +222,45 @@ export function parseRequest(payload: Buffer, start = 0, end = payload.length): 
   }
 }
 
+/** Any server message, or why it is refused: the general path (decodeServerMessage tries quickServerMessage first). */
+export function parseServerMessage(
+  payload: Buffer,
+  pendingOf: (id: number) => PendingInfo | undefined,
+  start = 0,
+  end = payload.length,
+): Decoded<ServerMessage> {
+  let id = 0;
+  try {
+    const v = parse(payload, start, end);
+    if (typeof v['event'] === 'string') {
+      const name = v['event'];
+      if (!isEventName(name)) throw new DecodeFailure('BAD_REQUEST', `unknown event "${name.slice(0, 40)}"`);
+      const data = fromJson(EVENTS[name].data, v['data'], 'data');
+      return { ok: true, value: { kind: 'event', event: name, data } as Event };
+    }
+    id = v['id'] === 0 ? 0 : requestId(v);
+    if (v['ok'] === false) {
+      const err = v['error'];
+      if (!isObject(err) || typeof err['code'] !== 'string' || typeof err['message'] !== 'string')
+        throw new DecodeFailure('BAD_REQUEST', 'error must be {code, message}');
+      const retry = err['retryAfterMs'];
+      const error: WireError = {
+        code: isErrorCode(err['code']) ? err['code'] : 'INTERNAL',
+        message: err['message'],
+        ...(typeof retry === 'number' && Number.isSafeInteger(retry) && retry >= 0 ? { retryAfterMs: retry } : {}),
+      };
+      return { ok: true, value: { kind: 'error', id, error } };
+    }
+    if (v['ok'] !== true) throw new DecodeFailure('BAD_REQUEST', 'a response needs "ok": true or false');
+    const pending = pendingOf(id);
+    if (!pending) throw new DecodeFailure('BAD_REQUEST', `a result for unknown request ${id}`);
+    const result = fromJson(OPS[pending.op].result, v['result'], 'result');
+    return { ok: true, value: { kind: 'result', id, op: pending.op, result } as ServerMessage };
+  } catch (e) {
+    return failure(id, e);
+  }
+}
+
 export const jsonCodec: Codec = {
   protocol: 'json',
 
@@ -234,36 +274,8 @@ export const jsonCodec: Codec = {
     return quick === undefined ? parseRequest(payload, start, end) : { ok: true, value: quick };
   },
 
-  decodeServerMessage(payload, pendingOf: (id: number) => PendingInfo | undefined): Decoded<ServerMessage> {
-    let id = 0;
-    try {
-      const v = parse(payload);
-      if (typeof v['event'] === 'string') {
-        const name = v['event'];
-        if (!isEventName(name)) throw new DecodeFailure('BAD_REQUEST', `unknown event "${name.slice(0, 40)}"`);
-        const data = fromJson(EVENTS[name].data, v['data'], 'data');
-        return { ok: true, value: { kind: 'event', event: name, data } as Event };
-      }
-      id = v['id'] === 0 ? 0 : requestId(v);
-      if (v['ok'] === false) {
-        const err = v['error'];
-        if (!isObject(err) || typeof err['code'] !== 'string' || typeof err['message'] !== 'string')
-          throw new DecodeFailure('BAD_REQUEST', 'error must be {code, message}');
-        const retry = err['retryAfterMs'];
-        const error: WireError = {
-          code: isErrorCode(err['code']) ? err['code'] : 'INTERNAL',
-          message: err['message'],
-          ...(typeof retry === 'number' && Number.isSafeInteger(retry) && retry >= 0 ? { retryAfterMs: retry } : {}),
-        };
-        return { ok: true, value: { kind: 'error', id, error } };
-      }
-      if (v['ok'] !== true) throw new DecodeFailure('BAD_REQUEST', 'a response needs "ok": true or false');
-      const pending = pendingOf(id);
-      if (!pending) throw new DecodeFailure('BAD_REQUEST', `a result for unknown request ${id}`);
-      const result = fromJson(OPS[pending.op].result, v['result'], 'result');
-      return { ok: true, value: { kind: 'result', id, op: pending.op, result } as ServerMessage };
-    } catch (e) {
-      return failure(id, e);
-    }
+  decodeServerMessage(payload, pendingOf, start = 0, end = payload.length) {
+    const quick = quickServerMessage(payload, pendingOf, start, end);
+    return quick === undefined ? parseServerMessage(payload, pendingOf, start, end) : { ok: true, value: quick };
   },
 };

@@ -16,7 +16,8 @@ import { binaryCodec } from '../../protocol/binary.js';
 import type { Codec, Decoded, PendingInfo, Protocol } from '../../protocol/codec.js';
 import { frame } from '../../protocol/codec.js';
 import { FrameReader } from '../../protocol/framing.js';
-import { jsonCodec, parseRequest } from '../../protocol/json.js';
+import { jsonCodec, parseRequest, parseServerMessage } from '../../protocol/json.js';
+import { quickServerMessage } from '../../protocol/jsonServerMessage.js';
 import {
   ERROR_CODES,
   EVENTS,
@@ -349,16 +350,29 @@ export function checkRequest(protocol: Protocol, payload: Buffer): Decoded<Reque
   return d;
 }
 
-/** A client's decoder fed by a hostile server: never throws, and what it accepts conforms to the schema. */
-export function checkServerMessage(protocol: Protocol, payload: Buffer, pending: PendingInfo | undefined): void {
-  const d = decodeSafely(
-    () => CODECS[protocol].decodeServerMessage(payload, () => pending),
-    `${protocol} decodeServerMessage`,
-  );
+/**
+ * A client's decoder fed by a hostile server: never throws, and what it accepts conforms to the schema. Returns
+ * whether the JSON quick path (jsonServerMessage.ts) read it, so that a test can see it was exercised.
+ */
+export function checkServerMessage(protocol: Protocol, payload: Buffer, pending: PendingInfo | undefined): boolean {
+  const pendingOf = (): PendingInfo | undefined => pending;
+  const d = decodeSafely(() => CODECS[protocol].decodeServerMessage(payload, pendingOf), `${protocol} decodeServerMessage`);
+  let quick = false;
+  if (protocol === 'json') {
+    // Results and events of the usual form are read in place: the same answer as the general path, always.
+    const general = parseServerMessage(payload, pendingOf);
+    assert.deepEqual(d, general, 'the quick path and the general path disagree');
+    assert.equal(JSON.stringify(d), JSON.stringify(general), 'the quick path orders the fields differently');
+    quick = quickServerMessage(payload, pendingOf, 0, payload.length) !== undefined;
+  }
+  // Decoded in place, as the client does: bytes around the frame (here ones that could complete it) are not read.
+  const around = Buffer.concat([Buffer.from('{"'), payload, Buffer.from('"}]}}')]);
+  const inPlace = CODECS[protocol].decodeServerMessage(around, pendingOf, 2, 2 + payload.length);
+  assert.deepEqual(inPlace, d, 'decoding in place read beyond the frame');
   if (!d.ok) {
     assert.ok((ERROR_CODES as readonly string[]).includes(d.error.code));
     assert.ok(Number.isSafeInteger(d.id) && d.id >= 0);
-    return;
+    return quick;
   }
   const m: ServerMessage = d.value;
   if (m.kind === 'event') conforms(EVENTS[m.event].data, m.data, 'data');
@@ -366,6 +380,7 @@ export function checkServerMessage(protocol: Protocol, payload: Buffer, pending:
     assert.ok((ERROR_CODES as readonly string[]).includes(m.error.code));
     assert.equal(typeof m.error.message, 'string');
   } else conforms(OPS[m.op].result, m.result, 'result');
+  return quick;
 }
 
 /** Server messages (results, errors, events) for the client-side decoders, mutated. */
@@ -394,9 +409,95 @@ export function serverInputArb(protocol: Protocol): fc.Arbitrary<{ payload: Buff
     errorArb.map((f) => ({ frame: f, pending: undefined as PendingInfo | undefined })),
     resultArb,
   );
-  return fc
+  const bytesMutated = fc
     .tuple(framed, fc.array(byteMutationArb, { maxLength: 4 }))
     .map(([f, ms]) => ({ payload: mutateBytes(f.frame.subarray(4), ms), pending: f.pending }));
+  if (protocol === 'binary') return bytesMutated;
+  // JSON: also structure-level mutations (unknown, repeated and prototype keys, wrong types, edge-case numbers),
+  // and the same message with spaces or in another member order, which the quick path leaves to the general one.
+  return fc.oneof(
+    { arbitrary: bytesMutated, weight: 3 },
+    {
+      arbitrary: fc
+        .tuple(framed, fc.array(jsonMutationArb, { minLength: 1, maxLength: 3 }))
+        .map(([f, ms]) => ({ payload: mutateJson(f.frame.subarray(4), ms), pending: f.pending })),
+      weight: 2,
+    },
+    {
+      arbitrary: fc.tuple(framed, fc.constantFrom(...REWRITES)).map(([f, how]) => ({
+        payload: Buffer.from(rewrite(JSON.parse(f.frame.subarray(4).toString('utf8')) as Json, how), 'utf8'),
+        pending: f.pending,
+      })),
+      weight: 1,
+    },
+    {
+      arbitrary: fc.tuple(framed, variantArb).map(([f, x]) => ({
+        payload: Buffer.from(variant(JSON.parse(f.frame.subarray(4).toString('utf8')) as Json, x), 'utf8'),
+        pending: f.pending,
+      })),
+      weight: 2,
+    },
+  );
+}
+
+/** Which object gets a member twice (with another member's value) and which number is written in another form. */
+interface Variant {
+  dupObject: number;
+  dupMember: number;
+  valueOf: number;
+  number: number;
+  form: number;
+}
+const variantArb: fc.Arbitrary<Variant> = fc.record({
+  dupObject: fc.nat({ max: 6 }),
+  dupMember: fc.nat(),
+  valueOf: fc.nat(),
+  number: fc.nat({ max: 8 }),
+  form: fc.nat(),
+});
+/** Other ways to write a number: valid JSON for the same or another value, or not JSON at all. */
+const NUMBER_FORMS: readonly ((n: number) => string)[] = [
+  (n) => `0${n}`,
+  (n) => `${n}.0`,
+  (n) => `${n}e0`,
+  (n) => `-${n}`,
+  (n) => `${n}0`,
+  (n) => `${n}1234567890`,
+  (n) => ` ${n}`,
+  (n) => `"${n}"`,
+];
+
+/** A JSON message written again by hand, with one object's member repeated and one number written differently. */
+function variant(message: Json, x: Variant): string {
+  let objects = 0;
+  let numbers = 0;
+  const write = (v: Json): string => {
+    if (typeof v === 'number') return numbers++ === x.number ? NUMBER_FORMS[x.form % NUMBER_FORMS.length]!(v) : JSON.stringify(v);
+    if (v === null || typeof v !== 'object') return JSON.stringify(v);
+    if (Array.isArray(v)) return `[${v.map(write).join(',')}]`;
+    const entries = Object.entries(v);
+    const members = entries.map(([k, y]) => `${JSON.stringify(k)}:${write(y)}`);
+    if (objects++ === x.dupObject && entries.length > 0) {
+      const key = entries[x.dupMember % entries.length]![0];
+      members.push(`${JSON.stringify(key)}:${write(entries[x.valueOf % entries.length]![1])}`);
+    }
+    return `{${members.join(',')}}`;
+  };
+  return write(message);
+}
+
+const REWRITES = ['spaced', 'inner reversed', 'all reversed'] as const;
+
+/** A JSON message written again: with spaces, or with its objects' members in reverse order (but the outermost). */
+function rewrite(message: Json, how: (typeof REWRITES)[number]): string {
+  if (how === 'spaced') return JSON.stringify(message, null, 1);
+  const reversed = (x: Json, outer: boolean): Json => {
+    if (x === null || typeof x !== 'object') return x;
+    if (Array.isArray(x)) return x.map((y) => reversed(y, false));
+    const members = Object.entries(x).map(([k, y]): [string, Json] => [k, reversed(y, false)]);
+    return Object.fromEntries(outer && how === 'inner reversed' ? members : members.reverse());
+  };
+  return JSON.stringify(reversed(message, true));
 }
 
 // ---------- the frame reader ----------

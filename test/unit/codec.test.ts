@@ -6,8 +6,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { binaryCodec } from '../../protocol/binary.js';
-import { jsonCodec, parseRequest } from '../../protocol/json.js';
+import { jsonCodec, parseRequest, parseServerMessage } from '../../protocol/json.js';
 import { quickRequest } from '../../protocol/jsonRequest.js';
+import { quickServerMessage } from '../../protocol/jsonServerMessage.js';
 import type { Codec, Decoded, PendingInfo } from '../../protocol/codec.js';
 import {
   ERROR_CODES,
@@ -597,6 +598,116 @@ describe('JSON requests of the usual form are read in place, as the general path
         assert.ok(quickRequest(b, 0, b.length));
         same(b);
       }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('JSON results and events of the usual form are read in place, as the general path reads them', () => {
+  const send: PendingInfo = { op: 'send', args: { to: 'bob', text: 't' }, self: 'al' };
+  const pendings: Partial<Record<OpName, PendingInfo>> = {
+    send,
+    counts: { op: 'counts', args: {}, self: 'al' },
+    fetch_pending: { op: 'fetch_pending', args: { limit: 9 }, self: 'al' },
+    list_accounts: { op: 'list_accounts', args: { pattern: '' }, self: 'al' },
+    login_start: { op: 'login_start', args: { username: 'al', clientNonce: 'n' }, self: '' },
+    ping: { op: 'ping', args: {}, self: '' },
+  };
+  /** The codec's answer is the general path's, to the order of the keys; `p` answers every id. */
+  const same = (t: string | Buffer, p: PendingInfo | undefined) => {
+    const b = typeof t === 'string' ? Buffer.from(t, 'utf8') : t;
+    const d = jsonCodec.decodeServerMessage(b, () => p);
+    const general = parseServerMessage(b, () => p);
+    assert.deepEqual(d, general, b.toString('utf8'));
+    assert.equal(JSON.stringify(d), JSON.stringify(general), b.toString('utf8'));
+    return { d, quick: quickServerMessage(b, () => p, 0, b.length) !== undefined };
+  };
+  const message = '{"id":42,"from":"al","to":"bob","text":"hi é😀 \u007f","sentAt":1795768863351,"unread":true}';
+
+  test('what a JoChat server sends is read in place', () => {
+    const usual: [string, OpName | undefined][] = [
+      [`{"id":7,"ok":true,"result":{"message":${message},"delivered":true}}`, 'send'],
+      [`{"event":"message","data":{"message":${message}}}`, undefined],
+      ['{"event":"counts","data":{"pending":0,"unread":3,"byPeer":[{"peer":"bob","unread":3},{"peer":"c","unread":0}]}}', undefined],
+      ['{"event":"counts","data":{"pending":0,"unread":0,"byPeer":[]}}', undefined],
+      ['{"event":"messages_deleted","data":{"ids":[1,2,3]}}', undefined],
+      ['{"event":"presence","data":{"username":"bob","online":false}}', undefined],
+      [`{"id":8,"ok":true,"result":{"messages":[${message},${message}],"remaining":0}}`, 'fetch_pending'],
+      ['{"id":9,"ok":true,"result":{"accounts":[{"username":"a","online":true}],"total":1,"cursor":null}}', 'list_accounts'],
+      ['{"id":9,"ok":true,"result":{"accounts":[],"total":0,"cursor":"a"}}', 'list_accounts'],
+      ['{"id":10,"ok":true,"result":{}}', 'ping'],
+      // Members in any order, and the general path's value (the table's order) all the same.
+      [`{"id":7,"ok":true,"result":{"delivered":false,"message":{"unread":false,"sentAt":1,"text":"","to":"b","from":"a","id":1}}}`, 'send'],
+    ];
+    for (const [t, op] of usual) {
+      const { d, quick } = same(t, op && pendings[op]);
+      assert.ok(d.ok && quick, t);
+    }
+    // What the codec writes is read in place.
+    const result = { message: JSON.parse(message) as Result<'send'>['message'], delivered: true };
+    const frame = jsonCodec.encodeResult(3, 'send', result, send.args as Args<'send'>).subarray(4);
+    assert.ok(same(frame, send).quick);
+  });
+
+  test("anything else gets the general path's message or error", () => {
+    const r = (result: string) => `{"id":7,"ok":true,"result":${result}}`;
+    const m = (members: string) => r(`{"message":{${members}},"delivered":true}`);
+    const fields = '"id":1,"from":"a","to":"b","text":"t","sentAt":2,"unread":true';
+    const others: [string, OpName | undefined][] = [
+      [` ${r(`{"message":{${fields}},"delivered":true}`)}`, 'send'],
+      [r(`{"message":{${fields}},"delivered":true} `), 'send'],
+      [r(`{"message":{${fields}},"delivered":true}`).replace('"ok":true', '"ok": true'), 'send'],
+      [`{"ok":true,"id":7,"result":{"message":{${fields}},"delivered":true}}`, 'send'],
+      [`{"id":7,"ok":true,"result":{"message":{${fields}},"delivered":true},"x":1}`, 'send'],
+      [`{"id":7,"ok":true,"result":{"message":{${fields}},"delivered":true},"event":"presence"}`, 'send'],
+      [r(`{"message":{${fields}},"delivered":true}`), undefined], // nobody asked
+      [r(`{"message":{${fields}},"delivered":true}`), 'ping'],
+      [r(`{"message":{${fields}},"delivered":true}`).replace('"id":7', '"id":0'), 'send'],
+      [r(`{"message":{${fields}},"delivered":true}`).replace('"id":7', '"id":07'), 'send'],
+      [r(`{"message":{${fields}},"delivered":true}`).replace('"id":7', '"id":7.0'), 'send'],
+      [m(fields.replace('"id":1', '"id":1e0')), 'send'],
+      [m(fields.replace('"id":1', '"id":-0')), 'send'],
+      [m(fields.replace('"id":1', '"id":9007199254740993')), 'send'],
+      [m(fields.replace('"sentAt":2', '"sentAt":02')), 'send'],
+      [m(fields.replace('"text":"t"', '"text":"a\\"b"')), 'send'],
+      [m(fields.replace('"text":"t"', '"text":"\\u00e9"')), 'send'],
+      [m(fields.replace('"text":"t"', '"text":null')), 'send'],
+      [m(fields.replace('"unread":true', '"unread":1')), 'send'],
+      [m(fields.replace('"unread":true', '"unread":tru')), 'send'],
+      [m(`${fields},"to":"c"`), 'send'], // repeated: the last counts
+      [m(`${fields},"extra":1`), 'send'], // unknown members are dropped by the general path
+      [m(fields.replace('"from":"a",', '')), 'send'],
+      [m(fields.replace('"from"', '"fr\\u006fm"')), 'send'],
+      [r(`{"message":{${fields}}}`), 'send'],
+      [r(`{"message":{${fields}},"delivered":true`), 'send'],
+      [r(`{"message":{${fields}},"delivered":true}}`), 'send'],
+      [r(`{"message":{${fields}},"delivered":true,}`), 'send'],
+      ['{"id":4,"ok":false,"error":{"code":"NO_SUCH_USER","message":"m"}}', 'send'],
+      ['{"id":4,"ok":true,"result":{"salt":"AAAA","iterations":4096,"nonce":"n"}}', 'login_start'],
+      ['{"event":"counts","data":{"pending":0,"unread":0,"byPeer":[{"peer":"b","unread":1},]}}', undefined],
+      ['{"event":"counts","data":{"pending":0,"unread":0,"byPeer":[{"peer":"b","unread":1}}}', undefined],
+      ['{"event":"counts","data":{"pending":0,"unread":0,"byPeer":{}}}', undefined],
+      ['{"event":"messages_deleted","data":{"ids":[1,,2]}}', undefined],
+      ['{"event":"nope","data":{}}', undefined],
+      ['{"event":"presence","data":{"username":"a"}}', undefined],
+      ['{"event":"presence","data":{"username":"a","online":true},"data":{"username":"b","online":true}}', undefined],
+      ['{"event":"presence","data":{"username":"a","online":true}', undefined],
+      ['{"event":"presence","data":{"username":"a","online":true}}}', undefined],
+      ['{"id":9,"ok":true,"result":{"accounts":[],"total":0,"cursor":nul}}', 'list_accounts'],
+      ['{"id":9,"ok":true,"result":{"accounts":[],"total":0}}', 'list_accounts'],
+    ];
+    for (const [t, op] of others) {
+      const { quick } = same(t, op && pendings[op]);
+      assert.ok(!quick, t);
+    }
+  });
+
+  test('any bytes in a string, valid UTF-8 or not, decode as when the whole text is decoded', () => {
+    const head = Buffer.from('{"event":"message","data":{"message":{"id":1,"from":"a","to":"b","text":"');
+    const tail = Buffer.from('","sentAt":2,"unread":true}}}');
+    const inString = fc.uint8Array({ maxLength: 24 }).map((a) => a.filter((c) => c >= 0x20 && c !== 0x22 && c !== 0x5c));
+    fc.assert(
+      fc.property(inString, (a) => assert.ok(same(Buffer.concat([head, Buffer.from(a), tail]), undefined).quick)),
       { numRuns: 2000 },
     );
   });
