@@ -264,7 +264,11 @@ export class JoChatClient extends Emitter<ClientEvents> {
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
-  private corked = false;
+  /**
+   * Frames written in this tick and not yet given to the socket: they lie one after another in the codec's chunk
+   * (`start` to `end` of `buf`), and go to the socket as one Buffer at the end of the tick (see write).
+   */
+  private out: { socket: Socket; buf: ArrayBufferLike; start: number; end: number } | undefined;
 
   private connecting: Promise<void> | undefined;
 
@@ -468,17 +472,40 @@ export class JoChatClient extends Emitter<ClientEvents> {
     for (let o = this.outbox.first; o; o = o.next) if (!waiting.has(o)) this.transmitSend(o);
   }
 
+  /**
+   * Writes a frame at the end of the tick, with the others of this tick. The codecs write frames one after another
+   * into a chunk of memory, so those of one tick mostly form one run of bytes: given to the socket as one Buffer,
+   * not one per frame, each of which costs the stream's bookkeeping and a slot in the writev (3% of a load
+   * generator's CPU, at a few dozen frames per tick). The socket is corked meanwhile for the other runs (a frame
+   * that starts a new chunk).
+   */
   private write(frame: Buffer): void {
     const s = this.socket!;
-    if (!this.corked) {
-      this.corked = true;
+    const o = this.out;
+    if (o === undefined) {
       s.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        s.uncork();
-      });
+      this.out = { socket: s, buf: frame.buffer, start: frame.byteOffset, end: frame.byteOffset + frame.length };
+      process.nextTick(() => this.flush());
+    } else if (o.socket === s && o.buf === frame.buffer && o.end === frame.byteOffset) o.end += frame.length;
+    else {
+      o.socket.write(Buffer.from(o.buf, o.start, o.end - o.start));
+      if (o.socket !== s) {
+        // A new connection within the tick (after a reconnect).
+        o.socket.uncork();
+        s.cork();
+        o.socket = s;
+      }
+      o.buf = frame.buffer;
+      o.start = frame.byteOffset;
+      o.end = frame.byteOffset + frame.length;
     }
-    s.write(frame);
+  }
+
+  private flush(): void {
+    const o = this.out!;
+    this.out = undefined;
+    o.socket.write(Buffer.from(o.buf, o.start, o.end - o.start));
+    o.socket.uncork();
   }
 
   private async open(): Promise<void> {

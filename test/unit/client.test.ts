@@ -2,7 +2,7 @@
  * The connection client's outbox against a scripted server (no real server): a send the server refuses as too fast
  * goes again after the wait it names, one refused for another reason fails, one lost with the connection goes
  * again, with the same clientMsgId, once the session is resumed, and responses that come out of order reach their
- * requests. Both protocols.
+ * requests; frames written in one tick reach the server intact. Both protocols.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -81,19 +81,25 @@ class ScriptedServer {
   }
 }
 
-type Check = (c: JoChatClient, s: ScriptedServer) => Promise<void>;
+type Check = (c: JoChatClient, s: ScriptedServer, others: JoChatClient[]) => Promise<void>;
 
-async function withClient(protocol: Protocol, script: Answer[], fn: Check): Promise<void> {
+/** Runs `fn` with a client (and `others` more) signed up to a scripted server. */
+async function withClient(protocol: Protocol, script: Answer[], fn: Check, others = 0): Promise<void> {
   const server = new ScriptedServer(protocol === 'json' ? jsonCodec : binaryCodec, script);
   const port = await server.listen();
   const backoff = { min: 10, max: 20 };
-  const client = new JoChatClient({ host: '127.0.0.1', port, protocol, iterations: MIN_ITERATIONS, backoff });
+  const clients = Array.from(
+    { length: 1 + others },
+    () => new JoChatClient({ host: '127.0.0.1', port, protocol, iterations: MIN_ITERATIONS, backoff }),
+  );
   try {
-    await client.connect();
-    await client.signup('alice', 'a password');
-    await fn(client, server);
+    for (const c of clients) {
+      await c.connect();
+      await c.signup('alice', 'a password');
+    }
+    await fn(clients[0]!, server, clients.slice(1));
   } finally {
-    client.close();
+    for (const c of clients) c.close();
     server.close();
   }
 }
@@ -150,5 +156,25 @@ for (const protocol of ['binary', 'json'] as const) {
         assert.deepEqual((await Promise.all(many)).map((r) => r.message.text), texts);
         assert.equal(c.unacknowledged, 0);
       }));
+
+    test('frames written in one tick reach the server intact and in order, across chunks and large frames', { timeout: 10_000 }, () =>
+      withClient(
+        protocol,
+        [],
+        async (c, s, [other]) => {
+          // Sizes around the codecs' 8 KiB chunks, so that runs of frames break where a frame starts a new chunk,
+          // and two clients writing in turn into the same chunks (the codecs' writer is one per process).
+          const texts = Array.from({ length: 400 }, (_, i) => `${i} ${'é'.repeat((i * 397) % (i % 50 === 0 ? 9000 : 300))}`);
+          const sent = await Promise.all(texts.map((t, i) => (i % 3 === 2 ? other! : c).send('bob', t)));
+          assert.deepEqual(sent.map((r) => r.message.text), texts);
+          const byClient = (mine: boolean) => texts.filter((_, i) => (i % 3 !== 2) === mine);
+          const received = s.sends.map((a) => a.text);
+          assert.deepEqual(received.filter((t) => byClient(true).includes(t)), byClient(true));
+          assert.deepEqual(received.filter((t) => byClient(false).includes(t)), byClient(false));
+          // And again, each after the previous one's answer: a tick with a single frame.
+          for (const t of texts.slice(0, 5)) assert.equal((await c.send('bob', t)).message.text, t);
+        },
+        1,
+      ));
   });
 }
