@@ -154,33 +154,37 @@ export const readerOf = perSchema((s: Schema): Read | undefined => {
     }
     case 'obj': {
       const names = fieldNames(s);
-      const reads = names.map((k) => readerOf(s.fields[k]!));
-      if (reads.some((r) => r === undefined)) return undefined;
+      const r = names.map((k) => readerOf(s.fields[k]!));
+      if (r.some((x) => x === undefined)) return undefined;
       const keys = names.map(ascii);
-      const required = names.map((k) => s.fields[k]!.kind !== 'opt');
-      // The object as the general path builds it (same order of keys): see generate() for why.
-      const build = generate<(values: unknown[]) => unknown>({}, 'a', buildObject(s, (i) => `a[${i}]`));
-      return (sc) => {
-        if (sc.next() !== OPEN) return undefined;
-        const values: unknown[] = new Array(keys.length);
+      // Generated, as the other codecs' readers are (see generate()): each member's value in a variable of its own
+      // rather than an array, each member's reader called from a call site of its own, and the object built as the
+      // general path builds it (same order of keys).
+      const vars = names.map((_, i) => `v${i}`);
+      // A member given twice (JSON.parse keeps the last), and a value not read here, go the general way.
+      const cases = names.map(
+        (_, i) => `case ${i}: if (v${i} !== undefined || (v${i} = r[${i}](sc)) === undefined) return undefined; break;`,
+      );
+      const missing = vars.filter((_, i) => s.fields[names[i]!]!.kind !== 'opt').map((v) => `${v} === undefined`);
+      return generate<Read>(
+        { r, keys, OPEN, CLOSE, QUOTE, COLON, COMMA },
+        'sc',
+        `if (sc.next() !== OPEN) return undefined;
+        ${vars.length > 0 ? `let ${vars.join(', ')};` : ''}
         if (sc.peek() === CLOSE) sc.pos++;
         else
           for (let f = 0; ; f++) {
             if (sc.next() !== QUOTE) return undefined;
             f = sc.name(keys, f);
             if (f < 0 || sc.next() !== COLON) return undefined;
-            if (values[f] !== undefined) return undefined; // repeated: JSON.parse keeps the last
-            const v = reads[f]!(sc);
-            if (v === undefined) return undefined;
-            values[f] = v;
+            switch (f) { ${cases.join(' ')} }
             const c = sc.next();
             if (c === CLOSE) break;
             if (c !== COMMA) return undefined;
           }
-        // A missing member is an error, which the general path words.
-        for (let f = 0; f < keys.length; f++) if (required[f] && values[f] === undefined) return undefined;
-        return build(values);
-      };
+        ${missing.length > 0 ? `if (${missing.join(' || ')}) return undefined;` : ''}
+        ${buildObject(s, (i) => `v${i}`)}`,
+      );
     }
   }
 });
