@@ -106,9 +106,10 @@ function parseArgs(argv: string[]): Options {
 }
 
 /**
- * Warm-up before a steady-rate window. The server's optimizing compiler (V8's TurboFan) works on the delivery path
- * about 5–6 s after 2,000 msg/s begin: with a 2 s warm-up that second's p99 (2–3.5 ms, against 0.5–1 ms in the
- * others) stood out in every latency run, and it did not with the server on `--no-opt` nor after 8 s of warm-up.
+ * Warm-up before a steady-rate window. Most likely the server's optimizing compiler (V8's TurboFan) works on the
+ * delivery path about 5–6 s after 2,000 msg/s begin: with a 2 s warm-up that second's p99 (2–3.7 ms, against
+ * 0.5–1.5 ms in most others) stood out in nearly every latency run, and it did not with the server on `--no-opt`
+ * nor after 8 s of warm-up.
  */
 const STEADY_WARMUP_S = 8;
 
