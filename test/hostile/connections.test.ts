@@ -5,44 +5,20 @@
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { after, describe, test } from 'node:test';
-import type { JoChatClient } from '../../protocol/client.js';
+import { describe, test } from 'node:test';
 import { connectClient, signedUp, uniqueName } from '../helpers/clients.js';
 import { RawConnection, rawSignup } from '../helpers/raw.js';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { LatencyProbe, describeStats, rssKiB } from './probe.js';
+import type { TestServer } from '../helpers/server.js';
+import { Opened } from './opened.js';
+import { describeStats, rssKiB } from './probe.js';
 
-const servers: TestServer[] = [];
-const probes: LatencyProbe[] = [];
-const sockets: Socket[] = [];
-const raws: RawConnection[] = [];
-const clients: JoChatClient[] = [];
+const opened = new Opened();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-after(async () => {
-  for (const p of probes) p.close();
-  for (const s of sockets) s.destroy();
-  for (const r of raws) r.close();
-  for (const c of clients) c.close();
-  for (const s of servers) {
-    await s.stop();
-    s.cleanup();
-  }
-});
-
-async function server(...args: string[]): Promise<{ s: TestServer; probe: LatencyProbe }> {
-  const s = await startServer({ args });
-  servers.push(s);
-  const probe = await LatencyProbe.create(s);
-  probes.push(probe);
-  return { s, probe };
-}
 
 /** Opens a socket; resolves with whether the server closed it within `ms` (refused) or kept it. */
 function tryConnect(s: TestServer, ms: number): Promise<{ sock: Socket; refused: boolean }> {
   return new Promise((resolve) => {
-    const sock = connect({ host: s.host, port: s.port });
-    sockets.push(sock);
+    const sock = opened.add(connect({ host: s.host, port: s.port }), (k) => k.destroy());
     sock.on('error', () => undefined);
     const t = setTimeout(() => resolve({ sock, refused: false }), ms);
     sock.once('close', () => {
@@ -54,7 +30,7 @@ function tryConnect(s: TestServer, ms: number): Promise<{ sock: Socket; refused:
 
 describe('connection flood', () => {
   test('1,000 connections against --max-connections 50: the excess is closed at once, the probe carries on, slots come back', async (t) => {
-    const { s, probe } = await server('--max-connections', '50');
+    const { s, probe } = await opened.probed('--max-connections', '50');
     const base = await probe.baseline(500);
     const rss0 = rssKiB(s.proc.pid!);
     probe.start();
@@ -77,8 +53,7 @@ describe('connection flood', () => {
     // Slots come back when the flood goes.
     for (const r of kept) r.sock.destroy();
     await sleep(300);
-    const c = await connectClient(s, 'json', { reconnect: false });
-    clients.push(c);
+    const c = opened.add(await connectClient(s, 'json', { reconnect: false }), (k) => k.close());
     assert.deepEqual(await c.request('ping', {}), {});
     assert.ok(rss1 - rss0 < 64 * 1024, `the server grew by ${rss1 - rss0} KiB`);
   });
@@ -86,14 +61,12 @@ describe('connection flood', () => {
 
 describe('clients that never read', () => {
   test('receiving lots of pushes: closed past --max-output, the others unaffected, server memory bounded', async (t) => {
-    const { s, probe } = await server('--max-output', String(64 * 1024));
-    const sender = await signedUp(s, 'binary', uniqueName('pusher'), 'pw', { reconnect: false });
-    clients.push(sender);
+    const { s, probe } = await opened.probed('--max-output', String(64 * 1024));
+    const sender = opened.add(await signedUp(s, 'binary', uniqueName('pusher'), 'pw', { reconnect: false }), (k) => k.close());
     // Five sinks: logged in, then they stop reading (the kernel buffers fill, then the server's own queue).
     const sinks = await Promise.all(
       Array.from({ length: 5 }, async () => {
-        const r = await RawConnection.open(s.port, 'binary');
-        raws.push(r);
+        const r = opened.add(await RawConnection.open(s.port, 'binary'), (k) => k.close());
         await rawSignup(r, uniqueName('sink'), 'pw');
         r.socket.pause();
         return r;

@@ -7,38 +7,28 @@
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { DEFAULT_MAX_FRAME } from '../../protocol/limits.js';
 import { RawConnection, lengthPrefix } from '../helpers/raw.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { LatencyProbe, describeStats, rssKiB } from './probe.js';
+import { Opened } from './opened.js';
+import { describeStats, rssKiB } from './probe.js';
 
-const servers: TestServer[] = [];
-const probes: LatencyProbe[] = [];
-const sockets: Socket[] = [];
-const raws: RawConnection[] = [];
+const opened = new Opened();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function server(...args: string[]): Promise<{ s: TestServer; probe: LatencyProbe }> {
-  const s = await startServer({ args });
-  servers.push(s);
-  const probe = await LatencyProbe.create(s);
-  probes.push(probe);
-  return { s, probe };
-}
-
 async function raw(s: TestServer): Promise<RawConnection> {
-  const c = await RawConnection.open(s.port, 'binary');
-  raws.push(c);
-  return c;
+  return opened.add(await RawConnection.open(s.port, 'binary'), (c) => c.close());
 }
 
 /** A socket that, like a hostile peer, keeps its side open after the server's FIN. */
 function halfOpen(s: TestServer): Promise<{ sock: Socket; closed: () => boolean }> {
   return new Promise((resolve, reject) => {
     let closed = false;
-    const sock = connect({ host: s.host, port: s.port, allowHalfOpen: true }, () => resolve({ sock, closed: () => closed }));
-    sockets.push(sock);
+    const sock = opened.add(
+      connect({ host: s.host, port: s.port, allowHalfOpen: true }, () => resolve({ sock, closed: () => closed })),
+      (k) => k.destroy(),
+    );
     sock.on('data', () => undefined);
     sock.on('error', () => undefined);
     sock.on('close', () => (closed = true));
@@ -46,19 +36,9 @@ function halfOpen(s: TestServer): Promise<{ sock: Socket; closed: () => boolean 
   });
 }
 
-after(async () => {
-  for (const p of probes) p.close();
-  for (const c of sockets) c.destroy();
-  for (const c of raws) c.close();
-  for (const s of servers) {
-    await s.stop();
-    s.cleanup();
-  }
-});
-
 describe('oversized length prefixes', () => {
   test('40 connections at once, in four ways: each gets FRAME_TOO_LARGE and is closed; the probe does not notice', async (t) => {
-    const { s, probe } = await server();
+    const { s, probe } = await opened.probed();
     const base = await probe.baseline(500);
     const rss0 = rssKiB(s.proc.pid!);
     probe.start();
@@ -100,7 +80,7 @@ describe('oversized length prefixes', () => {
 
 describe('slowloris and half-open peers', () => {
   test('connections sending one byte per second are closed at the idle timeout; the probe does not notice', async (t) => {
-    const { s, probe } = await server('--idle-timeout', '2');
+    const { s, probe } = await opened.probed('--idle-timeout', '2');
     probe.start();
     // A valid hello trickled one byte per second never completes a frame, so it never counts as activity.
     const hello = (c: RawConnection): Buffer => c.encode('hello', { client: 'slowloris'.repeat(4) }).bytes;
@@ -127,8 +107,7 @@ describe('slowloris and half-open peers', () => {
   test('a peer that keeps its side open after the server closed is destroyed and frees its connection slot', async () => {
     // Regression: close() only half-closed the socket; such a peer held its slot (and the idle sweep logged it
     // four times a second) forever, so a few of them filled --max-connections for good.
-    const s = await startServer({ args: ['--max-connections', '3', '--idle-timeout', '1'] });
-    servers.push(s);
+    const s = opened.server(await startServer({ args: ['--max-connections', '3', '--idle-timeout', '1'] }));
     const oversized = await halfOpen(s);
     oversized.sock.write(lengthPrefix(0xffffffff));
     const idle = await halfOpen(s);
@@ -149,7 +128,7 @@ describe('frames that are cheap to send and costly to parse', () => {
   // Found by this test: JSON.parse of 1 MiB of nested arrays took ~120 ms of the server's one thread (60 times the
   // cost of 1 MiB of string); requests are now refused by their shape before JSON.parse (protocol/json.ts).
   test('six clients pipelining 1 MiB frames of nested JSON arrays: the probe still gets answers within 2 s', async (t) => {
-    const { s, probe } = await server();
+    const { s, probe } = await opened.probed();
     const base = await probe.baseline(500);
     const n = DEFAULT_MAX_FRAME - 64;
     const nested = Buffer.from(`{"id":1,"op":"ping","x":${'['.repeat(n / 2)}${']'.repeat(n / 2)}}`);

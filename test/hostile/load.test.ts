@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import type { JoChatClient } from '../../protocol/client.js';
+import { describe, test } from 'node:test';
 import type { Protocol } from '../../protocol/codec.js';
 import { MIN_ITERATIONS } from '../../protocol/limits.js';
 import type { ServerMessage } from '../../protocol/ops.js';
@@ -17,35 +16,19 @@ import { openDatabase } from '../../server/storage/db.js';
 import { Store } from '../../server/storage/store.js';
 import { connectClient, uniqueName } from '../helpers/clients.js';
 import { RawConnection, jsonFrame, rawSignup, type Response } from '../helpers/raw.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer } from '../helpers/server.js';
+import { Opened } from './opened.js';
 import { LatencyProbe, describeStats } from './probe.js';
 
-const servers: TestServer[] = [];
-const probes: LatencyProbe[] = [];
-const raws: RawConnection[] = [];
-const clients: JoChatClient[] = [];
-
-after(async () => {
-  for (const p of probes) p.close();
-  for (const r of raws) r.close();
-  for (const c of clients) c.close();
-  for (const s of servers) {
-    await s.stop();
-    s.cleanup();
-  }
-});
+const opened = new Opened();
 
 const isResponse = (m: ServerMessage): m is Response => m.kind === 'result' || m.kind === 'error';
 
 describe('10,000 requests pipelined on one connection', () => {
   for (const protocol of ['binary', 'json'] as Protocol[]) {
     test(`${protocol}: every request answered exactly once, matched by id`, async (t) => {
-      const s = await startServer();
-      servers.push(s);
-      const probe = await LatencyProbe.create(s);
-      probes.push(probe);
-      const c = await RawConnection.open(s.port, protocol);
-      raws.push(c);
+      const { s, probe } = await opened.probed();
+      const c = opened.add(await RawConnection.open(s.port, protocol), (k) => k.close());
       const me = uniqueName('pipe');
       await rawSignup(c, me, 'pw');
       // A mix of reads, writes (sends to oneself: each also pushes an event) and refusals, each with its id.
@@ -124,12 +107,9 @@ describe('100,000 pending messages', () => {
     );
     db.close();
     const generated = Date.now() - t0;
-    const s = await startServer({ dir });
-    servers.push(s);
-    const probe = await LatencyProbe.create(s);
-    probes.push(probe);
-    const c = await connectClient(s, 'binary', { reconnect: false });
-    clients.push(c);
+    const s = opened.server(await startServer({ dir }));
+    const probe = opened.add(await LatencyProbe.create(s), (p) => p.close());
+    const c = opened.add(await connectClient(s, 'binary', { reconnect: false }), (k) => k.close());
     const login = await c.login('reader', 'pw');
     assert.equal(login.pending, N);
     assert.equal(login.unread, N);

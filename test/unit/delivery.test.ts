@@ -64,9 +64,16 @@ function setup() {
       sender: a.conn.session!,
       recipient: { id: bob, username: 'bob' },
     });
+  /** Sends each text in an event-loop turn of its own, as requests 1, 2, …: each commit starts its own fsync. */
+  const sendInTurns = async (...texts: string[]) => {
+    for (const [i, text] of texts.entries()) {
+      send(i + 1, text);
+      await turn();
+    }
+  };
   /** Ends the oldest fsync still running, or the `i`-th. */
   const finishFsync = (i = 0) => fsyncs.splice(i, 1)[0]!();
-  return { store, hub, alice, bob, a, connect, send, fsyncs, finishFsync };
+  return { store, hub, alice, bob, a, connect, send, sendInTurns, fsyncs, finishFsync };
 }
 
 const messages = (s: Sent) => s.events.filter((e) => e.event === 'message');
@@ -89,12 +96,9 @@ describe('Delivery', () => {
   });
 
   test('a send arriving during an fsync is committed at once, with a second fsync', async () => {
-    const { store, bob, alice, a, connect, send, fsyncs, finishFsync } = setup();
+    const { store, bob, alice, a, connect, sendInTurns, fsyncs, finishFsync } = setup();
     connect(bob, 'bob');
-    send(1, 'one');
-    await turn();
-    send(2, 'two');
-    await turn();
+    await sendInTurns('one', 'two');
     assert.equal(store.history(alice, bob, Number.MAX_SAFE_INTEGER, 10).messages.length, 2);
     assert.equal(fsyncs.length, 2);
     finishFsync();
@@ -104,12 +108,9 @@ describe('Delivery', () => {
   });
 
   test('sends arriving while two fsyncs run are committed together when one ends, and share the next', async () => {
-    const { store, bob, alice, a, connect, send, fsyncs, finishFsync } = setup();
+    const { store, bob, alice, a, connect, send, sendInTurns, fsyncs, finishFsync } = setup();
     connect(bob, 'bob');
-    send(1, 'one');
-    await turn();
-    send(2, 'two');
-    await turn();
+    await sendInTurns('one', 'two');
     send(3, 'three');
     send(4, 'four');
     await turn();
@@ -123,12 +124,9 @@ describe('Delivery', () => {
   });
 
   test('when the second fsync ends first, both batches are acknowledged and pushed in id order', async () => {
-    const { bob, a, connect, send, finishFsync } = setup();
+    const { bob, a, connect, sendInTurns, finishFsync } = setup();
     const b = connect(bob, 'bob');
-    send(1, 'one');
-    await turn();
-    send(2, 'two');
-    await turn();
+    await sendInTurns('one', 'two');
     finishFsync(1);
     assert.deepEqual(a.sent.results.map((r) => r.id), [1, 2]);
     assert.deepEqual(messages(b.sent).map((e) => (e.data as { message: { text: string } }).message.text), ['one', 'two']);
