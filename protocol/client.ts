@@ -10,7 +10,7 @@ import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { binaryCodec } from './binary.js';
 import type { Codec, PendingInfo, Protocol } from './codec.js';
 import { Emitter } from './emitter.js';
-import { FrameSplitter } from './framing.js';
+import { FrameSpanReader } from './framing.js';
 import { jsonCodec } from './json.js';
 import { DEFAULT_ITERATIONS } from './limits.js';
 import type { Args, ErrorCode, Event, OpName, Request, Result, SessionEndReason, WireError } from './ops.js';
@@ -217,20 +217,6 @@ class Requests {
       this.ids[id & this.mask] = id;
       this.records[id & this.mask] = records[i];
     }
-  }
-}
-
-/** Frames from the server, each decoded where it lies in the chunk it came in, without a Buffer view of its own. */
-class ServerFrames extends FrameSplitter {
-  constructor(
-    maxFrame: number,
-    private readonly handler: (data: Buffer, start: number, end: number) => void,
-  ) {
-    super(maxFrame);
-  }
-
-  protected override onFrame(data: Buffer, start: number, end: number): void {
-    this.handler(data, start, end);
   }
 }
 
@@ -513,7 +499,8 @@ export class JoChatClient extends Emitter<ClientEvents> {
     const socket = await this.dial();
     this.socket = socket;
     socket.setNoDelay(true);
-    const reader = new ServerFrames(this.opts.maxFrame, (data, start, end) => this.onFrame(data, start, end));
+    // Each frame from the server is decoded where it lies in the chunk it came in.
+    const reader = new FrameSpanReader(this.opts.maxFrame, (data, start, end) => this.onFrame(data, start, end));
     socket.on('data', (chunk: Buffer) => {
       if (reader.push(chunk) !== undefined) {
         this.emit('log', 'warn', 'the server sent a frame larger than this client accepts; reconnecting');

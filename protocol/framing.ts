@@ -69,16 +69,26 @@ export abstract class FrameSplitter {
   }
 }
 
-/** A FrameSplitter that hands each frame to a callback. */
-export class FrameReader extends FrameSplitter {
+/**
+ * A FrameSplitter that hands each frame to a callback as where its payload lies in the chunk (`data` from `start` to
+ * `end`): for a reader that decodes it there, without a Buffer view per frame.
+ */
+export class FrameSpanReader extends FrameSplitter {
   constructor(
     maxFrame: number,
-    private readonly handler: FrameHandler,
+    private readonly handler: (data: Buffer, start: number, end: number) => void,
   ) {
     super(maxFrame);
   }
 
   protected override onFrame(data: Buffer, start: number, end: number): void {
-    this.handler(data.subarray(start, end));
+    this.handler(data, start, end);
+  }
+}
+
+/** A FrameSplitter that hands each frame's payload to a callback as a Buffer of its own. */
+export class FrameReader extends FrameSpanReader {
+  constructor(maxFrame: number, handler: FrameHandler) {
+    super(maxFrame, (data, start, end) => handler(data.subarray(start, end)));
   }
 }
